@@ -1,0 +1,60 @@
+// What collectors report besides flows: counted issues and positions for resuming.
+import type { InputLocation } from './errors.js';
+import type { Flow } from './flow.js';
+
+/** A malformed record: counted, the first few shown, never fatal unless --strict. */
+export interface InputIssue extends InputLocation {
+  message: string;
+}
+
+/**
+ * How far a source has been consumed. Written in the same transaction as the edge deltas it covers,
+ * so a restart resumes exactly after the last flushed record.
+ *   file:   source = `file:<sha256 of the first 64 KiB>`, position = lines consumed
+ *   hubble-relay: source = `hubble-relay:<address>`, position = last flow time (RFC 3339, ns)
+ *   kafka:  source = `kafka:<group>:<topic>:<partition>`, position = next offset
+ */
+export interface Checkpoint {
+  source: string;
+  position: string;
+  /** True when a file was read to its end. */
+  done?: boolean;
+  /** Human-readable name for listings (the path as given, the address). */
+  label?: string;
+}
+
+/** Counters every collector keeps; summed across sources for the summary line and metrics. */
+export interface CollectStats {
+  /** Records read (lines, messages), flows or not. */
+  records: number;
+  /** Flow records normalized (before reply filtering). */
+  flows: number;
+  /** Reply flows skipped: they are not dependencies. */
+  replies: number;
+  /** Records that are valid but not flows (node status, lost events, agent events). */
+  nonFlow: number;
+  /** Events the source reported as lost (Hubble lost_events). */
+  lostEvents: number;
+  malformed: number;
+  /** The first few malformed records, with location. */
+  issues: InputIssue[];
+  /** Files skipped because a checkpoint says they were already ingested. */
+  filesSkipped: number;
+}
+
+export const MAX_ISSUES_SHOWN = 5;
+
+export function emptyStats(): CollectStats {
+  return { records: 0, flows: 0, replies: 0, nonFlow: 0, lostEvents: 0, malformed: 0, issues: [], filesSkipped: 0 };
+}
+
+export function addIssue(stats: CollectStats, issue: InputIssue): void {
+  stats.malformed++;
+  if (stats.issues.length < MAX_ISSUES_SHOWN) stats.issues.push(issue);
+}
+
+/** A batch from a collector: flows (replies already removed), and the checkpoint reached after it. */
+export interface FlowBatch {
+  flows: Flow[];
+  checkpoint?: Checkpoint;
+}
