@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parseDuration, parseTime, resolveConfig } from '../../src/cli/options.js';
+import { FlowwrightError } from '../../src/model/index.js';
+
+describe('resolveConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-options-'));
+  const file = join(dir, 'flowwright.yaml');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('uses defaults when nothing is given', () => {
+    const c = resolveConfig({}, ['db', 'minFlows'], {});
+    assert.equal(c.db, 'flowwright.db');
+    assert.equal(c.minFlows, 1);
+    assert.equal(c.defaultDeny, true);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('applies flags over environment over config file over defaults', () => {
+    writeFileSync(file, 'db: from-file.db\nminFlows: 7\ncidrPrefix: 16\n');
+    const env = { FLOWWRIGHT_DB: 'from-env.db', FLOWWRIGHT_MIN_FLOWS: '3' };
+    const c = resolveConfig({ config: file, db: 'from-flag.db' }, ['db', 'minFlows', 'cidrPrefix'], env);
+    assert.equal(c.db, 'from-flag.db');
+    assert.equal(c.minFlows, 3);
+    assert.equal(c.cidrPrefix, 16);
+  });
+
+  it('treats a negated boolean flag as given only when false', () => {
+    assert.equal(
+      resolveConfig({ defaultDeny: true }, ['defaultDeny'], { FLOWWRIGHT_DEFAULT_DENY: 'false' }).defaultDeny,
+      false,
+    );
+    assert.equal(
+      resolveConfig({ defaultDeny: false }, ['defaultDeny'], { FLOWWRIGHT_DEFAULT_DENY: 'true' }).defaultDeny,
+      false,
+    );
+  });
+
+  it('rejects unknown config keys by name', () => {
+    writeFileSync(file, 'db: x.db\nminflows: 3\n');
+    assert.throws(
+      () => resolveConfig({ config: file }, ['db'], {}),
+      (err: unknown) =>
+        err instanceof FlowwrightError &&
+        err.code === 'usage' &&
+        /unknown configuration key 'minflows'/.test(err.message),
+    );
+  });
+
+  it('rejects bad values naming where they came from', () => {
+    assert.throws(
+      () => resolveConfig({}, ['minFlows'], { FLOWWRIGHT_MIN_FLOWS: 'many' }),
+      /FLOWWRIGHT_MIN_FLOWS: expected an integer/,
+    );
+    assert.throws(
+      () => resolveConfig({ cidrPrefix: '33' }, ['cidrPrefix'], {}),
+      /--cidr-prefix: expected an integer from 0 to 32/,
+    );
+  });
+
+  it('parses durations and times', () => {
+    assert.equal(parseDuration('15m', 'x'), 900_000);
+    assert.equal(parseTime('7d', 'x', 1_000_000_000_000), 1_000_000_000_000 - 7 * 86_400_000);
+    assert.equal(parseTime('2026-11-01T00:00:00Z', 'x'), Date.UTC(2026, 10, 1));
+    assert.equal(parseTime('', 'x'), undefined);
+    assert.throws(() => parseTime('yesterday', '--since'), /--since: expected an RFC 3339 time/);
+  });
+});
