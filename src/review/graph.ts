@@ -140,9 +140,8 @@ function renderDot(graph: Graph): string {
 
 /** Mermaid flowchart: ids are n0, n1... (Mermaid ids cannot hold '/'), one subgraph per namespace. */
 function renderMermaid(graph: Graph): string {
-  const ids = new Map<string, string>();
   const keys = [...graph.peers.keys()].sort();
-  keys.forEach((k, i) => ids.set(k, `n${i}`));
+  const ids = new Map(keys.map((k, i) => [k, `n${i}`]));
   const text = (s: string) => `"${s.replace(/"/g, '#quot;')}"`;
   const out = ['flowchart LR'];
   const byNs = new Map<string, string[]>();
