@@ -1,0 +1,451 @@
+// Graph → Kubernetes NetworkPolicy (networking.k8s.io/v1): one policy per workload that has a stable
+// selector, with ingress and egress rules for exactly the peers and ports observed, and a default
+// deny per namespace. What NetworkPolicy cannot express is listed in the summary, never guessed.
+//
+// Reading order: proposeNetworkPolicies (the outline), then how one edge becomes a peer on each of
+// its ends (addEdge, resolvePeer), then how peers become merged rules and documents.
+import { externalCidr, isKubeDns } from '../identity/index.js';
+import type { Edge, Graph, PeerNode, ReservedEntity } from '../model/index.js';
+import { compareEdges, compareStrings, type RuleEdge, selectEdges } from './edges.js';
+import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
+import {
+  emptySummary,
+  type Proposal,
+  type ProposalFile,
+  type ProposalOptions,
+  type ProposalSummary,
+  type YamlComment,
+} from './types.js';
+
+const API_VERSION = 'networking.k8s.io/v1';
+const KIND = 'NetworkPolicy';
+const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
+/** Set by Kubernetes on every namespace: the one namespace label that can be relied on. */
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+const DEFAULT_DENY_NAME = 'default-deny';
+const DNS_PORT = 53;
+/** NetworkPolicy ports cover these protocols only. */
+const PORT_PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
+
+type Direction = 'ingress' | 'egress';
+
+interface PortRef {
+  protocol: string;
+  port: number;
+}
+
+/** One peer in one direction of a workload's policy, with every port and edge observed for it. */
+interface PeerEntry {
+  sortKey: string;
+  peer: Record<string, unknown>;
+  ports: Map<string, PortRef>;
+  evidence: string[];
+}
+
+/** A workload's policy while it is being assembled. */
+interface Draft {
+  node: PeerNode & { peer: { type: 'workload' }; selector: Record<string, string> };
+  name: string;
+  path: string;
+  ingress: Map<string, PeerEntry>;
+  egress: Map<string, PeerEntry>;
+  /** The edges behind its rules, each once, for the generated-from annotation. */
+  evidence: Set<RuleEdge>;
+}
+
+/** What one end of an edge becomes in the other end's policy. */
+type Resolution =
+  | { kind: 'peers'; peers: Array<{ sortKey: string; peer: Record<string, unknown> }> }
+  | { kind: 'unsupported'; why: string }
+  | { kind: 'note'; text: string };
+
+interface Context {
+  graph: Graph;
+  opts: ProposalOptions;
+  drafts: Map<string, Draft>;
+  summary: ProposalSummary;
+  /** Unsupported edges by edge + reason, so an edge reported from both ends appears once. */
+  unsupported: Map<string, ProposalSummary['unsupported'][number]>;
+  notes: Set<string>;
+  kubeDns: Map<string, boolean>;
+}
+
+export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Proposal {
+  const summary = emptySummary();
+  const ctx: Context = {
+    graph,
+    opts,
+    drafts: createDrafts(graph, summary),
+    summary,
+    unsupported: new Map(),
+    notes: new Set(),
+    kubeDns: new Map(),
+  };
+
+  const selection = selectEdges(graph.edges, opts);
+  summary.observedButDenied = selection.observedButDenied;
+  summary.belowThreshold = selection.belowThreshold;
+  for (const edge of selection.noVerdict) {
+    if (ctx.drafts.has(edge.src) || ctx.drafts.has(edge.dst)) unsupported(ctx, edge, 'no flow with a known verdict');
+  }
+  for (const r of selection.rules) addEdge(ctx, r);
+
+  const files: ProposalFile[] = [];
+  const namespaces = new Map<string, { cluster?: string; namespace: string }>();
+  for (const draft of ctx.drafts.values()) {
+    const { file, rules } = policyFile(ctx, draft);
+    summary.rules += rules;
+    files.push(file);
+    const { cluster, namespace } = draft.node.peer;
+    namespaces.set(namespacePath(cluster, namespace), { cluster, namespace });
+  }
+  summary.workloads = files.length;
+  if (opts.defaultDeny) {
+    for (const [dir, { cluster, namespace }] of namespaces) {
+      files.push(defaultDenyFile(dir, namespace));
+      noteUnprotectedWorkloads(ctx, cluster, namespace);
+    }
+  }
+  summary.policies = files.length;
+  files.sort((a, b) => compareStrings(a.path, b.path));
+
+  summary.unsupported = [...ctx.unsupported.values()].sort(
+    (a, b) => compareEdges(a, b) || compareStrings(a.why, b.why),
+  );
+  summary.notes = [...ctx.notes];
+  return { files, summary };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which workloads get a policy, and under which name.
+
+function createDrafts(graph: Graph, summary: ProposalSummary): Map<string, Draft> {
+  const workloads = [...graph.peers.values()]
+    .filter((n) => n.peer.type === 'workload')
+    .sort((a, b) => compareStrings(a.key, b.key));
+  const withSelector: Draft['node'][] = [];
+  for (const node of workloads) {
+    if (node.selector && Object.keys(node.selector).length > 0) withSelector.push(node as Draft['node']);
+    else summary.needsLabels.push({ workload: node.key, why: node.selectorReason ?? 'no selector was assigned' });
+  }
+
+  // Deployment `db` and StatefulSet `db` in one namespace would get the same policy name: add the kind.
+  const sameName = new Map<string, number>();
+  for (const node of withSelector) {
+    const k = `${namespacePath(node.peer.cluster, node.peer.namespace)}/${node.peer.name}`;
+    sameName.set(k, (sameName.get(k) ?? 0) + 1);
+  }
+  const drafts = new Map<string, Draft>();
+  for (const node of withSelector) {
+    const { cluster, namespace, name, kind } = node.peer;
+    const dir = namespacePath(cluster, namespace);
+    const clash = (sameName.get(`${dir}/${name}`) ?? 0) > 1 || name === DEFAULT_DENY_NAME;
+    const base = clash ? `${name}-${kind.toLowerCase()}` : name;
+    drafts.set(node.key, {
+      node,
+      name: `flowwright-${base}`,
+      path: `${dir}/${base}.networkpolicy.yaml`,
+      ingress: new Map(),
+      egress: new Map(),
+      evidence: new Set(),
+    });
+  }
+  return drafts;
+}
+
+/** The folder of a namespace's files: `shop`, or `east/shop` for a named cluster. */
+function namespacePath(cluster: string | undefined, namespace: string): string {
+  return cluster ? `${cluster}/${namespace}` : namespace;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One edge → a peer in the source's egress and in the destination's ingress.
+
+function addEdge(ctx: Context, r: RuleEdge): void {
+  const { edge } = r;
+  const srcDraft = ctx.drafts.get(edge.src);
+  const dstDraft = ctx.drafts.get(edge.dst);
+  if (!srcDraft && !dstDraft) return; // neither end gets a policy: nothing to propose
+  const portProblem = checkPort(edge);
+  if (portProblem) {
+    unsupported(ctx, edge, portProblem);
+    return;
+  }
+  if (srcDraft) addSide(ctx, r, srcDraft, 'egress', edge.dst);
+  if (dstDraft) addSide(ctx, r, dstDraft, 'ingress', edge.src);
+}
+
+function checkPort(edge: Edge): string | undefined {
+  if (edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6')
+    return 'ICMP cannot be expressed in NetworkPolicy (its ports cover TCP, UDP and SCTP only)';
+  if (!PORT_PROTOCOLS.has(edge.protocol)) return 'protocol unknown';
+  if (!Number.isInteger(edge.port) || edge.port < 1 || edge.port > 65535) return 'destination port unknown';
+  return undefined;
+}
+
+function addSide(ctx: Context, r: RuleEdge, draft: Draft, direction: Direction, otherKey: string): void {
+  const { edge } = r;
+  const res = resolvePeer(ctx, draft, direction, otherKey);
+  if (res.kind === 'unsupported') {
+    unsupported(ctx, edge, res.why);
+    return;
+  }
+  if (res.kind === 'note') {
+    ctx.notes.add(
+      `${peerDisplay(ctx.graph, edge.src)} -> ${peerDisplay(ctx.graph, edge.dst)} ${edge.protocol}/${edge.port}: ${res.text}`,
+    );
+    return;
+  }
+  const ports: PortRef[] = [{ protocol: edge.protocol, port: edge.port }];
+  const dns = isDnsEdge(ctx, edge);
+  // DNS answers too large for UDP are retried over TCP, so a resolver rule always carries both.
+  if (dns) ports.splice(0, 1, { protocol: 'UDP', port: DNS_PORT }, { protocol: 'TCP', port: DNS_PORT });
+  const entries = direction === 'ingress' ? draft.ingress : draft.egress;
+  for (const { sortKey, peer } of res.peers) {
+    const id = JSON.stringify(peer);
+    let entry = entries.get(id);
+    if (!entry) {
+      entry = { sortKey, peer, ports: new Map(), evidence: [] };
+      entries.set(id, entry);
+    }
+    for (const p of ports) entry.ports.set(`${p.protocol}/${p.port}`, p);
+    entry.evidence.push(edgeEvidence(ctx.graph, r));
+    if (dns && !entry.evidence.includes(DNS_EVIDENCE)) entry.evidence.push(DNS_EVIDENCE);
+  }
+  draft.evidence.add(r);
+}
+
+const DNS_EVIDENCE = 'DNS: UDP/53 and TCP/53 both allowed (large answers are retried over TCP)';
+
+/** An edge to a cluster DNS server's port 53, over UDP or TCP. */
+function isDnsEdge(ctx: Context, edge: Edge): boolean {
+  if (edge.port !== DNS_PORT || (edge.protocol !== 'UDP' && edge.protocol !== 'TCP')) return false;
+  let known = ctx.kubeDns.get(edge.dst);
+  if (known === undefined) {
+    const node = ctx.graph.peers.get(edge.dst);
+    known = node !== undefined && node.peer.type === 'workload' && isKubeDns(node, ctx.graph.pods);
+    ctx.kubeDns.set(edge.dst, known);
+  }
+  return known;
+}
+
+/** Why a reserved entity gets no rule. `host` is the pod's own node, which NetworkPolicy always lets through. */
+const RESERVED_WHY: Record<ReservedEntity, string> = {
+  world: 'world peer without an observed address',
+  host: '',
+  'remote-node':
+    'other nodes (remote-node) are not allowed automatically and have no selector; allow their addresses by ipBlock by hand if needed',
+  'kube-apiserver': 'API server address not observed',
+  health: 'Cilium health-check endpoints cannot be selected by NetworkPolicy',
+  ingress: 'the Cilium ingress proxy cannot be selected by NetworkPolicy (CiliumNetworkPolicy can: entity ingress)',
+  init: 'endpoint had no identity yet (reserved:init); nothing to select',
+  unmanaged: 'endpoint not managed by the network plugin; nothing to select',
+  unknown: 'peer identity unknown',
+};
+
+const HOST_NOTE =
+  'no rule needed, traffic between a pod and its own node (e.g. kubelet probes) is always allowed by NetworkPolicy';
+
+function resolvePeer(ctx: Context, draft: Draft, direction: Direction, otherKey: string): Resolution {
+  const other = ctx.graph.peers.get(otherKey);
+  const end = direction === 'ingress' ? 'source' : 'destination';
+  if (!other) return { kind: 'unsupported', why: `${end} is not a known peer` };
+  const self = draft.node.peer;
+  const p = other.peer;
+  switch (p.type) {
+    case 'workload': {
+      if ((p.cluster ?? '') !== (self.cluster ?? ''))
+        return {
+          kind: 'unsupported',
+          why: `${end} is in another cluster; NetworkPolicy selects pods of its own cluster`,
+        };
+      if (!other.selector || Object.keys(other.selector).length === 0)
+        return { kind: 'unsupported', why: `${end} has no stable selector` };
+      const podSelector = { matchLabels: { ...other.selector } };
+      if (p.namespace === self.namespace)
+        return { kind: 'peers', peers: [{ sortKey: `0|${p.name}|${p.kind}`, peer: { podSelector } }] };
+      // Both selectors in ONE peer: pods matching podSelector in that namespace (AND, not OR).
+      const namespaceSelector = { matchLabels: { [NAMESPACE_NAME_LABEL]: p.namespace } };
+      return {
+        kind: 'peers',
+        peers: [{ sortKey: `1|${p.namespace}|${p.name}|${p.kind}`, peer: { namespaceSelector, podSelector } }],
+      };
+    }
+    case 'external': {
+      const slash = p.cidr.indexOf('/');
+      const address = slash < 0 ? p.cidr : p.cidr.slice(0, slash);
+      const bits = slash < 0 ? undefined : Number(p.cidr.slice(slash + 1));
+      const widest = address.includes(':') ? ctx.opts.cidrPrefixV6 : ctx.opts.cidrPrefixV4;
+      // Widen to the configured prefix, but never narrow a peer that was already a network.
+      const prefix = bits !== undefined && bits < widest ? bits : widest;
+      return ipBlocks([address], () => prefix, end);
+    }
+    case 'reserved': {
+      if (p.entity === 'host') return { kind: 'note', text: HOST_NOTE };
+      // The API server's addresses are known exactly: one address per block, whatever --cidr-prefix says.
+      if (p.entity === 'kube-apiserver' && other.ips.length > 0)
+        return ipBlocks(other.ips, (v6) => (v6 ? 128 : 32), end);
+      const { cidrPrefixV4, cidrPrefixV6 } = ctx.opts;
+      if (p.entity === 'world' && other.ips.length > 0)
+        return ipBlocks(other.ips, (v6) => (v6 ? cidrPrefixV6 : cidrPrefixV4), end);
+      return { kind: 'unsupported', why: RESERVED_WHY[p.entity] };
+    }
+    case 'networkset':
+      return { kind: 'unsupported', why: 'Calico network sets cannot be expressed in NetworkPolicy' };
+  }
+}
+
+/** One ipBlock peer per address, at the prefix length chosen for its family. */
+function ipBlocks(ips: readonly string[], prefixFor: (v6: boolean) => number, end: string): Resolution {
+  const peers: Array<{ sortKey: string; peer: Record<string, unknown> }> = [];
+  for (const ip of ips) {
+    let cidr: string;
+    try {
+      cidr = externalCidr(ip, prefixFor(ip.includes(':')));
+    } catch {
+      return { kind: 'unsupported', why: `${end} address '${ip}' is not a valid IP address` };
+    }
+    peers.push({ sortKey: `2|${addressSortKey(cidr)}`, peer: { ipBlock: { cidr } } });
+  }
+  return { kind: 'peers', peers };
+}
+
+/** IPv4 before IPv6, and IPv4 in numeric order (`9.x` before `10.x`). */
+function addressSortKey(cidr: string): string {
+  const [address, bits = ''] = cidr.split('/');
+  if (address.includes(':')) return `6|${address}|${bits.padStart(3, '0')}`;
+  return `4|${address
+    .split('.')
+    .map((o) => o.padStart(3, '0'))
+    .join('.')}|${bits.padStart(3, '0')}`;
+}
+
+function unsupported(ctx: Context, edge: Edge, why: string): void {
+  const key = `${edge.src}>${edge.dst}|${edge.protocol}/${edge.port}|${why}`;
+  if (!ctx.unsupported.has(key))
+    ctx.unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers → merged rules → the policy document and its evidence comments.
+
+interface BuiltRule {
+  peers: PeerEntry[];
+  ports: PortRef[];
+}
+
+function comparePorts(a: PortRef, b: PortRef): number {
+  return compareStrings(a.protocol, b.protocol) || a.port - b.port;
+}
+
+/** Peers with exactly the same port set share one rule; peers, ports and rules in a stable order. */
+function mergeRules(entries: Map<string, PeerEntry>): BuiltRule[] {
+  const sorted = [...entries.values()].sort((a, b) => compareStrings(a.sortKey, b.sortKey));
+  const bySignature = new Map<string, BuiltRule>();
+  for (const entry of sorted) {
+    const ports = [...entry.ports.values()].sort(comparePorts);
+    const signature = ports.map((p) => `${p.protocol}/${p.port}`).join(',');
+    const rule = bySignature.get(signature);
+    if (rule) rule.peers.push(entry);
+    else bySignature.set(signature, { peers: [entry], ports });
+  }
+  // Peers were visited in sort order, so each rule's first peer is its smallest and map order is
+  // already "by first peer"; two rules never share a first peer.
+  return [...bySignature.values()];
+}
+
+function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: number } {
+  const { node } = draft;
+  const comments: YamlComment[] = [];
+  const rulesYaml = (direction: Direction): Record<string, unknown>[] => {
+    const peersKey = direction === 'ingress' ? 'from' : 'to';
+    return mergeRules(direction === 'ingress' ? draft.ingress : draft.egress).map((rule, ri) => {
+      rule.peers.forEach((entry, pi) => {
+        comments.push({ document: 0, path: ['spec', direction, ri, peersKey, pi], text: entry.evidence.join('\n') });
+      });
+      return {
+        [peersKey]: rule.peers.map((e) => e.peer),
+        ports: rule.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
+      };
+    });
+  };
+  const ingress = rulesYaml('ingress');
+  const egress = rulesYaml('egress');
+
+  const selectorText = Object.entries(node.selector)
+    .sort(([a], [b]) => compareStrings(a, b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const header = [
+    `flowwright proposal for ${node.key}, selecting ${selectorText}`,
+    ...(node.selectorReason ? [`selector: ${node.selectorReason}`] : []),
+    'Review before applying: traffic not observed in the learning window will be denied.',
+  ];
+  comments.unshift({ document: 0, path: [], text: header.join('\n') });
+
+  const doc = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: draft.name,
+      namespace: node.peer.namespace,
+      labels: { ...MANAGED_BY_LABELS },
+      annotations: {
+        'flowwright.io/workload': node.key,
+        'flowwright.io/generated-from': generatedFrom(ctx.graph.window, [...draft.evidence]),
+      },
+    },
+    spec: {
+      podSelector: { matchLabels: { ...node.selector } },
+      // Both types always: an empty list then means "deny this direction", which is the point.
+      policyTypes: ['Ingress', 'Egress'],
+      ingress,
+      egress,
+    },
+  };
+  const file = {
+    path: draft.path,
+    kind: KIND,
+    namespace: node.peer.namespace,
+    workload: node.key,
+    documents: [doc],
+    comments,
+  };
+  return { file, rules: ingress.length + egress.length };
+}
+
+function defaultDenyFile(dir: string, namespace: string): ProposalFile {
+  const doc = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: `flowwright-${DEFAULT_DENY_NAME}`, namespace, labels: { ...MANAGED_BY_LABELS } },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  };
+  return {
+    path: `${dir}/${DEFAULT_DENY_NAME}.networkpolicy.yaml`,
+    kind: KIND,
+    namespace,
+    documents: [doc],
+    comments: [
+      {
+        document: 0,
+        path: [],
+        text:
+          `flowwright default deny for namespace ${namespace}: every pod here is isolated for ingress and egress,\n` +
+          'so only traffic allowed by another policy gets through.',
+      },
+    ],
+  };
+}
+
+/** A default deny also cuts off workloads that got no policy of their own: say so by name. */
+function noteUnprotectedWorkloads(ctx: Context, cluster: string | undefined, namespace: string): void {
+  for (const { workload } of ctx.summary.needsLabels) {
+    const p = ctx.graph.peers.get(workload)?.peer;
+    if (p?.type !== 'workload' || p.namespace !== namespace || (p.cluster ?? '') !== (cluster ?? '')) continue;
+    ctx.notes.add(
+      `default deny in ${namespacePath(cluster, namespace)} also isolates ${workload}, which has no policy of its own ` +
+        '(no stable selector): give it a distinguishing label, or it loses all traffic',
+    );
+  }
+}

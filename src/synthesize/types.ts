@@ -1,0 +1,102 @@
+// The shapes every policy output kind shares: the options a proposal is made with, the files it
+// produces and the summary a human reads before applying anything.
+
+export interface ProposalOptions {
+  /** An edge needs at least this many allowed flows (allowed + dropped with allowDropped) to become a rule. */
+  minFlows: number;
+  /** Add a default-deny policy to every namespace that got at least one policy. */
+  defaultDeny: boolean;
+  /** Turn edges that were only ever dropped into rules too, marked as such in their evidence. */
+  allowDropped: boolean;
+  /** Prefix length external IPv4 peers are widened to (32 = one address). */
+  cidrPrefixV4: number;
+  /** Prefix length external IPv6 peers are widened to (128 = one address). */
+  cidrPrefixV6: number;
+}
+
+export const DEFAULT_PROPOSAL_OPTIONS: Readonly<ProposalOptions> = Object.freeze({
+  minFlows: 1,
+  defaultDeny: true,
+  allowDropped: false,
+  cidrPrefixV4: 32,
+  cidrPrefixV6: 128,
+});
+
+/**
+ * A YAML comment to attach to a node when a file is rendered: the evidence behind a rule or a peer.
+ * `path` is the key/index path inside document number `document`; an empty path means the comment
+ * goes at the top of that document.
+ */
+export interface YamlComment {
+  document: number;
+  path: Array<string | number>;
+  text: string;
+}
+
+export interface ProposalFile {
+  /** Relative path under the output directory, e.g. `shop/frontend.networkpolicy.yaml`. */
+  path: string;
+  /** The kind of policy in the file, e.g. `NetworkPolicy`. */
+  kind: string;
+  namespace: string;
+  /** The peer key of the workload the file is for; absent for namespace-wide files (default deny). */
+  workload?: string;
+  documents: Record<string, unknown>[];
+  /** Evidence comments, rendered by renderProposalFile. */
+  comments?: YamlComment[];
+}
+
+export interface DeniedEdge {
+  src: string;
+  dst: string;
+  protocol: string;
+  port: number;
+  /** Dropped (or error) flows on the edge. */
+  flows: number;
+  reasons: string[];
+  lastSeen: number;
+}
+
+export interface UnsupportedEdge {
+  src: string;
+  dst: string;
+  protocol: string;
+  port: number;
+  why: string;
+}
+
+export interface ProposalSummary {
+  /** Workloads that got a policy of their own. */
+  workloads: number;
+  /** Policies proposed, default-deny policies included. */
+  policies: number;
+  /** Ingress and egress rules across all policies. */
+  rules: number;
+  /** Edges whose flows were only dropped: not allowed unless --allow-dropped, listed for a human to decide. */
+  observedButDenied: DeniedEdge[];
+  /** Edges skipped because they had fewer allowed flows than --min-flows. */
+  belowThreshold: number;
+  /** Edges the output kind cannot express (ICMP, unknown port, peers without a selector...). */
+  unsupported: UnsupportedEdge[];
+  /** Workloads without a stable selector: no policy until they carry a distinguishing label. */
+  needsLabels: Array<{ workload: string; why: string }>;
+  notes: string[];
+}
+
+export interface Proposal {
+  files: ProposalFile[];
+  summary: ProposalSummary;
+}
+
+export function emptySummary(): ProposalSummary {
+  return {
+    workloads: 0,
+    policies: 0,
+    rules: 0,
+    observedButDenied: [],
+    belowThreshold: 0,
+    unsupported: [],
+    needsLabels: [],
+    notes: [],
+  };
+}
