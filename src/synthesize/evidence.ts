@@ -46,12 +46,13 @@ export function edgeEvidence(graph: Graph, r: RuleEdge): string {
   let line =
     `${peerDisplay(graph, e.src)} -> ${peerDisplay(graph, e.dst)} ${e.protocol}/${e.port}: ` +
     `${formatCount(r.flows)} flows, first ${isoTime(e.firstSeen)}, last ${isoTime(e.lastSeen)}`;
+  const dropped = (e.verdicts.dropped ?? 0) + (e.verdicts.error ?? 0);
   if (r.dropped) {
     const reasons = e.dropReasons.length > 0 ? ` (${[...e.dropReasons].sort().join(', ')})` : '';
-    line += `; observed DROPPED${reasons}, included by --allow-dropped`;
-  } else {
-    const dropped = (e.verdicts.dropped ?? 0) + (e.verdicts.error ?? 0);
-    if (dropped > 0) line += `; ${formatCount(dropped)} more dropped`;
+    const share = dropped >= r.flows ? '' : `${formatCount(dropped)} of them `;
+    line += `; ${share}observed DROPPED${reasons}, included by --allow-dropped`;
+  } else if (dropped > 0) {
+    line += `; also ${formatCount(dropped)} dropped`;
   }
   if (e.dnsNames.length > 0) line += `; resolved ${shortList(e.dnsNames)}`;
   return line;

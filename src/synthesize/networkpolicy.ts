@@ -40,6 +40,8 @@ interface PeerEntry {
   peer: Record<string, unknown>;
   ports: Map<string, PortRef>;
   evidence: string[];
+  /** Reached as a DNS server: both DNS ports were allowed, which the evidence says last. */
+  dns: boolean;
 }
 
 /** A workload's policy while it is being assembled. */
@@ -96,6 +98,12 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
     const { file, rules } = policyFile(ctx, draft);
     summary.rules += rules;
     files.push(file);
+    // Upstream resolvers are often outside the flows collected; an empty egress would cut the cluster's DNS.
+    if (draft.egress.size === 0 && isKubeDns(draft.node, graph.pods))
+      ctx.notes.add(
+        `${draft.node.key} serves cluster DNS but no egress was observed from it: the proposal denies its upstream ` +
+          'resolvers; add them or leave this policy out before applying',
+      );
     const { cluster, namespace } = draft.node.peer;
     namespaces.set(namespacePath(cluster, namespace), { cluster, namespace });
   }
@@ -205,12 +213,12 @@ function addSide(ctx: Context, r: RuleEdge, draft: Draft, direction: Direction, 
     const id = JSON.stringify(peer);
     let entry = entries.get(id);
     if (!entry) {
-      entry = { sortKey, peer, ports: new Map(), evidence: [] };
+      entry = { sortKey, peer, ports: new Map(), evidence: [], dns: false };
       entries.set(id, entry);
     }
     for (const p of ports) entry.ports.set(`${p.protocol}/${p.port}`, p);
     entry.evidence.push(edgeEvidence(ctx.graph, r));
-    if (dns && !entry.evidence.includes(DNS_EVIDENCE)) entry.evidence.push(DNS_EVIDENCE);
+    entry.dns ||= dns;
   }
   draft.evidence.add(r);
 }
@@ -361,7 +369,8 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
     const peersKey = direction === 'ingress' ? 'from' : 'to';
     return mergeRules(direction === 'ingress' ? draft.ingress : draft.egress).map((rule, ri) => {
       rule.peers.forEach((entry, pi) => {
-        comments.push({ document: 0, path: ['spec', direction, ri, peersKey, pi], text: entry.evidence.join('\n') });
+        const lines = entry.dns ? [...entry.evidence, DNS_EVIDENCE] : entry.evidence;
+        comments.push({ document: 0, path: ['spec', direction, ri, peersKey, pi], text: lines.join('\n') });
       });
       return {
         [peersKey]: rule.peers.map((e) => e.peer),
