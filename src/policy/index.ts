@@ -1,0 +1,29 @@
+// Public surface of the policy engine: manifests → compiled policies → decisions with reasons.
+export { type Cidr, cidrContains, type IpAddress, parseCidr, parseIp } from './cidr.js';
+export { describeSource, explainConnection } from './explain.js';
+export {
+  type Inventory,
+  inventoryFromGraph,
+  mergeKubectlInventory,
+  NAMESPACE_NAME_LABEL,
+  namespaceLabels,
+  type PodInfo,
+  type PodPort,
+} from './inventory.js';
+export { emptyLoaded, type LoadedPolicies, loadPolicyFiles, mergeLoaded, parsePolicyText } from './load.js';
+export {
+  type CompiledNetworkPolicies,
+  type Connection,
+  type ConnectionDecision,
+  compileNetworkPolicies,
+  describeEndpoint,
+  type EvalEndpoint,
+  evaluateConnection,
+  type PolicyCheck,
+  policiesSelecting,
+  type RuleCheck,
+  type SideDecision,
+  type SideReason,
+} from './networkpolicy.js';
+export { describeSelector } from './selector.js';
+export * from './types.js';
