@@ -1,6 +1,8 @@
 // Explanations for people who do not know the evaluation rules by heart: for one connection (or one
 // request), what was decided at each end, which policies were involved and why each rule did or did
 // not match. Plain text, deterministic, no colour: the CLI may decorate it.
+
+import type { Request, RequestDecision } from './authorizationpolicy.js';
 import {
   type Connection,
   type ConnectionDecision,
@@ -86,4 +88,49 @@ export function explainConnection(d: ConnectionDecision, conn: Connection): stri
   const result = `Result: ${d.allowed ? 'ALLOWED' : 'DENIED'} (${sideSummary(d.egress)}; ${sideSummary(d.ingress)})`;
   const rule = 'A connection needs egress allowed at the source and ingress allowed at the destination.';
   return [head, result, rule, '', ...sideLines(d.egress, conn), '', ...sideLines(d.ingress, conn), ''].join('\n');
+}
+
+function describeRequest(req: Request): string {
+  const http = [req.method, req.path].filter((x) => x !== undefined).join(' ');
+  const host = req.host ? ` host ${req.host}` : '';
+  const what = http
+    ? `${http}${host} over ${req.conn.protocol}/${req.conn.port}`
+    : `${req.conn.protocol}/${req.conn.port}`;
+  return `${what} from ${describeEndpoint(req.conn.src)} to ${describeEndpoint(req.conn.dst)}`;
+}
+
+const VERDICT_WORD = { allow: 'ALLOWED', deny: 'DENIED', unknown: 'UNKNOWN' } as const;
+const RESULT_WORD = { yes: 'MATCHES', no: 'no match', unknown: 'cannot tell' } as const;
+
+/** A multi-line explanation of an Istio AuthorizationPolicy decision. */
+export function explainRequest(d: RequestDecision, req: Request): string {
+  const lines = [
+    `Request: ${describeRequest(req)}`,
+    `Result: ${VERDICT_WORD[d.verdict]}: ${d.reason}.`,
+    'Istio checks DENY policies first (one match denies), then ALLOW policies (with none, everything is allowed; with some, one must match). AUDIT policies only mark requests for logging.',
+    '',
+  ];
+  if (d.policies.length === 0) lines.push(`No AuthorizationPolicy applies to ${d.destination}.`);
+  else lines.push(`Policies that apply to ${d.destination}:`);
+  for (const p of d.policies) {
+    lines.push(`  ${p.action} ${p.policy} (${describeSource(p.source)}): ${p.scope}`);
+    if (p.rules.length === 0) {
+      lines.push(
+        p.action === 'ALLOW'
+          ? '    no rules: this policy allows nothing (allow-nothing)'
+          : `    no rules: this ${p.action} policy never matches`,
+      );
+    }
+    for (const r of p.rules) {
+      lines.push(`    spec.rules[${r.rule}]: ${RESULT_WORD[r.result]}`);
+      for (const w of r.why) lines.push(`      ${w}`);
+    }
+  }
+  if (d.audited) lines.push('', 'A matching AUDIT policy marks this request for auditing (no effect on the decision).');
+  if (d.warnings.length > 0) {
+    lines.push('', 'Warnings:');
+    for (const w of d.warnings) lines.push(`  - ${w}`);
+  }
+  lines.push('');
+  return lines.join('\n');
 }

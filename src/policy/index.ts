@@ -1,6 +1,19 @@
 // Public surface of the policy engine: manifests → compiled policies → decisions with reasons.
+export {
+  type AuthorizationDecision,
+  type AuthorizationPolicyCheck,
+  type AuthorizationRuleCheck,
+  type AuthorizationVerdict,
+  type CompiledAuthorizationPolicies,
+  compileAuthorizationPolicies,
+  evaluateRequest,
+  type Request,
+  type RequestDecision,
+  stringMatches,
+  type Tri,
+} from './authorizationpolicy.js';
 export { type Cidr, cidrContains, type IpAddress, parseCidr, parseIp } from './cidr.js';
-export { describeSource, explainConnection } from './explain.js';
+export { describeSource, explainConnection, explainRequest } from './explain.js';
 export {
   type Inventory,
   inventoryFromGraph,

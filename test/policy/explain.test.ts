@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileNetworkPolicies, evaluateConnection, explainConnection } from '../../src/policy/index.js';
+import {
+  compileAuthorizationPolicies,
+  compileNetworkPolicies,
+  evaluateConnection,
+  evaluateRequest,
+  explainConnection,
+  explainRequest,
+} from '../../src/policy/index.js';
 import { assertGolden } from './golden.js';
-import { endpoint, load, manifest, world } from './world.js';
+import { endpoint, load, manifest, pod, world } from './world.js';
 
 const np = (ns: string, name: string, spec: unknown) =>
   manifest('networking.k8s.io/v1', 'NetworkPolicy', ns, name, spec);
@@ -71,5 +78,55 @@ describe('explainConnection', () => {
     const text = explainConnection(evaluateConnection(compiled, conn), conn);
     assert.match(text, /node 192\.168\.0\.10 is not a pod/);
     assert.match(text, /its own node is always allowed/);
+  });
+});
+
+describe('explainRequest', () => {
+  const ap = (ns: string, name: string, spec: unknown) =>
+    manifest('security.istio.io/v1', 'AuthorizationPolicy', ns, name, spec);
+  const authz = [
+    ap('x', 'api-allow', {
+      selector: { matchLabels: { pod: 'a' } },
+      rules: [
+        {
+          from: [{ source: { principals: ['cluster.local/ns/y/sa/sa-a'] } }],
+          to: [{ operation: { methods: ['GET'], paths: ['/api/{*}/orders'] } }],
+        },
+        {
+          from: [{ source: { namespaces: ['z'] } }],
+          when: [{ key: 'request.auth.claims[groups]', values: ['admins'] }],
+        },
+      ],
+    }),
+    ap('x', 'deny-debug', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/debug*'] } }] }] }),
+    ap('istio-system', 'mesh-audit', { action: 'AUDIT', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] }),
+    ap('x', 'ext', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }),
+  ];
+
+  function explainAuthz(from: string, method: string, path: string) {
+    const inv = world();
+    const compiled = compileAuthorizationPolicies(load(authz).authorizationPolicies, { rootNamespace: 'istio-system' });
+    const req = {
+      conn: { src: endpoint(inv, from), dst: endpoint(inv, 'x/a'), protocol: 'TCP' as const, port: 8080 },
+      method,
+      path,
+    };
+    const d = evaluateRequest(compiled, pod(inv, 'x/a'), req);
+    return { d, text: explainRequest(d, req) };
+  }
+
+  it('explains a request denied because no ALLOW rule matches', () => {
+    const { d, text } = explainAuthz('y/b', 'GET', '/api/v1/orders');
+    assert.equal(d.verdict, 'deny');
+    assertGolden('explain-request-denied.golden.txt', text);
+  });
+
+  it('explains a request that is allowed, and one that cannot be decided from flows', () => {
+    const allowed = explainAuthz('y/a', 'GET', '/api/v1/orders');
+    assert.equal(allowed.d.verdict, 'allow');
+    const unknown = explainAuthz('z/a', 'DELETE', '/api/v1/orders');
+    assert.equal(unknown.d.verdict, 'unknown');
+    assert.equal(unknown.d.audited, true);
+    assertGolden('explain-request-allowed.golden.txt', `${allowed.text}\n${unknown.text}`);
   });
 });

@@ -284,3 +284,51 @@ describe('NetworkPolicy validation', () => {
     assert.equal(loaded.issues[0].document, 1);
   });
 });
+
+describe('AuthorizationPolicy validation', () => {
+  function issues(spec: string) {
+    const text = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad, namespace: n}\nspec: ${spec}\n`;
+    const loaded = parsePolicyText(text, 'ap.yaml');
+    assert.equal(loaded.authorizationPolicies.length, 0, 'an invalid policy must not be loaded');
+    return loaded.issues.map((i) => [i.field, i.message.replace(/^AuthorizationPolicy n\/bad: /, '')]);
+  }
+
+  it('loads defaults: action ALLOW, no rules, no selector', () => {
+    const loaded = parsePolicyText(
+      'apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: n}\nspec: {}\n',
+      'ap.yaml',
+    );
+    assert.deepEqual(loaded.issues, []);
+    const p = loaded.authorizationPolicies[0];
+    assert.equal(p.action, 'ALLOW');
+    assert.deepEqual(p.rules, []);
+    assert.equal(p.selector, undefined);
+  });
+
+  it('reports a bad action, a bad ipBlock, a bad port and an empty source', () => {
+    assert.deepEqual(
+      issues(
+        '{action: REJECT, rules: [{from: [{source: {ipBlocks: [10.0.0.0/40]}}, {source: {}}], to: [{operation: {ports: ["http"]}}]}]}',
+      ),
+      [
+        ['spec.action', 'must be ALLOW, DENY, AUDIT or CUSTOM, not "REJECT"'],
+        ['spec.rules[0].from[0].source.ipBlocks[0]', 'not an IP address or CIDR: 10.0.0.0/40'],
+        ['spec.rules[0].from[1].source', 'must not be empty'],
+        ['spec.rules[0].to[0].operation.ports[0]', 'not a port number: http'],
+      ],
+    );
+  });
+
+  it('reports CUSTOM without a provider, selector with targetRef, and a condition without values', () => {
+    assert.deepEqual(
+      issues(
+        '{action: CUSTOM, selector: {matchLabels: {app: a}}, targetRef: {kind: Gateway, name: gw}, rules: [{when: [{key: "request.headers[x]"}]}]}',
+      ),
+      [
+        ['spec', 'selector and targetRef(s) cannot both be set'],
+        ['spec.provider.name', 'is required for action CUSTOM'],
+        ['spec.rules[0].when[0]', 'needs values or notValues'],
+      ],
+    );
+  });
+});

@@ -21,7 +21,7 @@ function ports(): PodInfo['ports'] {
   return out;
 }
 
-/** x/a = 10.0.1.1, y/b = 10.0.2.2, ... plus a host-network pod x/h on the node address 192.168.0.10. */
+/** x/a = 10.0.1.1, y/b = 10.0.2.2, ..., a host-network pod x/h on the node address 192.168.0.10, a gateway x/gw. */
 export function world(extraNamespaceLabels: Record<string, Record<string, string>> = {}): Inventory {
   const pods: PodInfo[] = [];
   NAMESPACES.forEach((ns, i) => {
@@ -46,6 +46,15 @@ export function world(extraNamespaceLabels: Record<string, Record<string, string
     ips: ['192.168.0.10'],
     ports: ports(),
     hostNetwork: true,
+  });
+  // An Istio gateway deployed for the Gateway API Gateway `gw` (Istio labels its pods with the gateway name).
+  pods.push({
+    namespace: 'x',
+    name: 'gw',
+    labels: { pod: 'gw', 'gateway.networking.k8s.io/gateway-name': 'gw' },
+    ips: ['10.0.1.100'],
+    ports: ports(),
+    serviceAccount: 'gw-istio',
   });
   const namespaces = new Map<string, Record<string, string>>();
   for (const ns of NAMESPACES) namespaces.set(ns, { ...extraNamespaceLabels[ns], [NAMESPACE_NAME_LABEL]: ns });
