@@ -89,20 +89,35 @@ interface CompiledAuthorizationPolicy {
   ref: string;
   /** Parsed ipBlocks, keyed by their text, so requests never re-parse CIDRs. */
   blocks: Map<string, Cidr>;
+  /** Position in the input. */
+  order: number;
+}
+
+interface NamespaceIndex {
+  /** `key=value` of the first (sorted) selector label → policies whose selector needs it. */
+  byLabel: Map<string, CompiledAuthorizationPolicy[]>;
+  /** Policies without a selector (namespace-wide, or attached with targetRefs). */
+  rest: CompiledAuthorizationPolicy[];
 }
 
 export interface CompiledAuthorizationPolicies {
   rootNamespace: string;
   trustDomain: string;
-  byNamespace: Map<string, CompiledAuthorizationPolicy[]>;
+  byNamespace: Map<string, NamespaceIndex>;
+  /** Policies that may apply to each destination pod, in input order, computed on first use. */
+  candidates: WeakMap<PodInfo, CompiledAuthorizationPolicy[]>;
+  /** Work counter: policies whose scope was checked against a request (tests use it, not the clock). */
+  stats: { scopeChecks: number };
 }
+
+const labelKey = (k: string, v: string): string => `${k}\u0000${v}`;
 
 export function compileAuthorizationPolicies(
   policies: AuthorizationPolicy[],
   opts: { rootNamespace: string; trustDomain?: string },
 ): CompiledAuthorizationPolicies {
-  const byNamespace = new Map<string, CompiledAuthorizationPolicy[]>();
-  for (const policy of policies) {
+  const byNamespace = new Map<string, NamespaceIndex>();
+  policies.forEach((policy, order) => {
     const blocks = new Map<string, Cidr>();
     for (const rule of policy.rules) {
       for (const from of rule.from) {
@@ -114,11 +129,48 @@ export function compileAuthorizationPolicies(
         }
       }
     }
-    const list = byNamespace.get(policy.namespace) ?? [];
-    list.push({ policy, ref: policyRef(policy), blocks });
-    byNamespace.set(policy.namespace, list);
+    let index = byNamespace.get(policy.namespace);
+    if (!index) {
+      index = { byLabel: new Map(), rest: [] };
+      byNamespace.set(policy.namespace, index);
+    }
+    const cp: CompiledAuthorizationPolicy = { policy, ref: policyRef(policy), blocks, order };
+    const keys = Object.keys(policy.selector ?? {}).sort();
+    if (keys.length === 0) index.rest.push(cp);
+    else {
+      const key = labelKey(keys[0], policy.selector![keys[0]]);
+      const list = index.byLabel.get(key);
+      if (list) list.push(cp);
+      else index.byLabel.set(key, [cp]);
+    }
+  });
+  return {
+    rootNamespace: opts.rootNamespace,
+    trustDomain: opts.trustDomain ?? 'cluster.local',
+    byNamespace,
+    candidates: new WeakMap(),
+    stats: { scopeChecks: 0 },
+  };
+}
+
+/** Policies of the pod's namespace and the root namespace whose selector could match the pod. */
+function candidatesFor(c: CompiledAuthorizationPolicies, pod: PodInfo): CompiledAuthorizationPolicy[] {
+  const cached = c.candidates.get(pod);
+  if (cached) return cached;
+  const out: CompiledAuthorizationPolicy[] = [];
+  const namespaces = pod.namespace === c.rootNamespace ? [pod.namespace] : [pod.namespace, c.rootNamespace];
+  for (const ns of namespaces) {
+    const index = c.byNamespace.get(ns);
+    if (!index) continue;
+    out.push(...index.rest);
+    for (const k in pod.labels) {
+      const list = index.byLabel.get(labelKey(k, pod.labels[k]));
+      if (list) out.push(...list);
+    }
   }
-  return { rootNamespace: opts.rootNamespace, trustDomain: opts.trustDomain ?? 'cluster.local', byNamespace };
+  out.sort((a, b) => a.order - b.order);
+  c.candidates.set(pod, out);
+  return out;
 }
 
 /** `10.0.0.1` is read as `10.0.0.1/32` (or /128), as Istio does. */
@@ -510,10 +562,9 @@ function describeDestination(pod: PodInfo): string {
 export function evaluateRequest(c: CompiledAuthorizationPolicies, dstPod: PodInfo, req: Request): RequestDecision {
   const warnings: string[] = [];
   const a = attributes(c, dstPod, req);
-  const candidates = [...(c.byNamespace.get(dstPod.namespace) ?? [])];
-  if (dstPod.namespace !== c.rootNamespace) candidates.push(...(c.byNamespace.get(c.rootNamespace) ?? []));
   const checks: AuthorizationPolicyCheck[] = [];
-  for (const cp of candidates) {
+  for (const cp of candidatesFor(c, dstPod)) {
+    c.stats.scopeChecks++;
     const scope = scopeOf(c, cp.policy, dstPod, req, warnings);
     if (scope === undefined) continue;
     if (cp.policy.action === 'CUSTOM') {

@@ -214,14 +214,26 @@ function samePod(a: EvalEndpoint, b: EvalEndpoint): boolean {
   return a.kind === 'pod' && b.kind === 'pod' && a.pod.namespace === b.pod.namespace && a.pod.name === b.pod.name;
 }
 
-function endpointIps(e: EvalEndpoint): IpAddress[] {
-  const texts = e.kind === 'pod' ? e.pod.ips : e.ip ? [e.ip] : [];
+/** Parsed pod addresses, kept per pod object so bulk evaluation parses each address once. */
+const podIps = new WeakMap<PodInfo, IpAddress[]>();
+
+function parseAll(texts: string[]): IpAddress[] {
   const out: IpAddress[] = [];
   for (const t of texts) {
     const ip = parseIp(t);
     if (ip) out.push(ip);
   }
   return out;
+}
+
+function endpointIps(e: EvalEndpoint): IpAddress[] {
+  if (e.kind !== 'pod') return e.ip ? parseAll([e.ip]) : [];
+  let ips = podIps.get(e.pod);
+  if (!ips) {
+    ips = parseAll(e.pod.ips);
+    podIps.set(e.pod, ips);
+  }
+  return ips;
 }
 
 /** Does `peer` (of a policy in `policyNs`) match the endpoint at the other end? */

@@ -342,6 +342,14 @@ function readOperation(c: Checker, raw: unknown, path: FieldPath): Authorization
   for (const f of OPERATION_FIELDS) {
     const v = c.strings(op, f, at);
     if (v === undefined) continue;
+    if (f === 'paths' || f === 'notPaths') {
+      v.forEach((p, i) => {
+        // Envoy URI templates allow `{**}` only as the last operator.
+        const last = p.lastIndexOf('{**}');
+        if (last >= 0 && p.indexOf('{*', last + 4) >= 0)
+          c.report([...at, f, i], `{**} must be the last operator: ${p}`);
+      });
+    }
     if (f === 'ports' || f === 'notPorts') {
       v.forEach((p, i) => {
         const n = Number(p);

@@ -319,6 +319,12 @@ describe('AuthorizationPolicy validation', () => {
     );
   });
 
+  it('reports a path template with {**} before another operator', () => {
+    assert.deepEqual(issues('{rules: [{to: [{operation: {paths: ["/a/{**}/b/{*}", "/ok/{*}/{**}"]}}]}]}'), [
+      ['spec.rules[0].to[0].operation.paths[0]', '{**} must be the last operator: /a/{**}/b/{*}'],
+    ]);
+  });
+
   it('reports CUSTOM without a provider, selector with targetRef, and a condition without values', () => {
     assert.deepEqual(
       issues(
