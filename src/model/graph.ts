@@ -100,6 +100,10 @@ export interface EdgeEvidence {
   policies: string[];
   /** Services the destination was reached through. */
   services: string[];
+  /** HTTP records not itemized because the edge reached the cap of distinct method/path/status (store). */
+  httpOverflow?: number;
+  /** DNS queries not itemized because the edge reached the cap of distinct names (store). */
+  dnsOverflow?: number;
 }
 
 export interface Edge extends EdgeEvidence {

@@ -1,3 +1,4 @@
+export * from './delta.js';
 export * from './errors.js';
 export * from './flow.js';
 export * from './graph.js';

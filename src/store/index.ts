@@ -1,0 +1,92 @@
+// The store: one SQLite file (better-sqlite3, WAL) holding the learned graph and how far each source
+// has been read. The CLI, the long-running service, the Kafka consumer and the PR bot all use it
+// through this surface; only this folder talks SQL.
+import { type Checkpoint, type Edge, FlowwrightError, type Graph, type GraphDelta } from '../model/index.js';
+import { type OpenOptions, openDatabase, storeError } from './open.js';
+import { createReader, type TimeWindow } from './read.js';
+import { createWriter } from './write.js';
+
+export type { OpenOptions } from './open.js';
+export { defaultMigrationsDir, loadMigrations } from './open.js';
+export type { TimeWindow } from './read.js';
+
+/** Used when neither --db nor FLOWWRIGHT_DB is given: a file in the working directory. */
+export const DEFAULT_DB_PATH = 'flowwright.db';
+
+export interface StoreCounts {
+  peers: number;
+  workloads: number;
+  edges: number;
+  pods: number;
+  /** Sum of all edges' flow counts (replies excluded). */
+  flows: number;
+}
+
+export interface Store {
+  readonly path: string;
+  /**
+   * Adds one flush: peers, pods, edges, hourly buckets, L7 detail and checkpoints in ONE transaction.
+   * Counts add up across calls, so applying the same delta twice doubles them: callers use checkpoints
+   * to avoid re-reading what was stored.
+   */
+  applyDelta(delta: GraphDelta): void;
+  getCheckpoint(source: string): Checkpoint | undefined;
+  listCheckpoints(): Checkpoint[];
+  /**
+   * The graph, or the part of it seen in [since, until). With a window, flows and verdicts are summed
+   * from the hourly buckets that overlap it (precise to the hour), edges without flows in it are left
+   * out, and peers are the ends of the returned edges plus the workloads seen in it.
+   */
+  loadGraph(window?: TimeWindow): Graph;
+  /** Edges whose last flow was before `time` (ms), with their evidence: candidates for removal. */
+  edgesUnusedSince(time: number): Edge[];
+  counts(): StoreCounts;
+  /** Deletes hourly buckets before `hour` (epoch hours); totals on the edges stay. Returns rows removed. */
+  pruneHoursBefore(hour: number): number;
+  close(): void;
+}
+
+/**
+ * Opens the database at `path`, creating it (unless readonly) and applying pending migrations.
+ * Missing (readonly), corrupt, locked or unwritable files and schema versions newer than this code
+ * fail with FlowwrightError('store') naming the path.
+ */
+export function openStore(path: string, opts: OpenOptions = {}): Store {
+  const db = openDatabase(path, opts);
+  try {
+    const reader = createReader(db);
+    const applyDelta = opts.readonly
+      ? () => {
+          throw storeError(path, 'opened read-only');
+        }
+      : createWriter(db, path);
+    const pruneHours = db.prepare<[number]>('DELETE FROM edge_hours WHERE hour < ?');
+    // Reads are wrapped too, so a file that goes bad under us still gives one clear line.
+    const guard =
+      <A extends unknown[], R>(what: string, fn: (...args: A) => R) =>
+      (...args: A): R => {
+        try {
+          return fn(...args);
+        } catch (err) {
+          if (err instanceof FlowwrightError) throw err;
+          throw storeError(path, what, err);
+        }
+      };
+    return {
+      path,
+      applyDelta,
+      getCheckpoint: guard('cannot read checkpoints', reader.getCheckpoint),
+      listCheckpoints: guard('cannot read checkpoints', reader.listCheckpoints),
+      loadGraph: guard('cannot read the graph', reader.loadGraph),
+      edgesUnusedSince: guard('cannot read the graph', reader.edgesUnusedSince),
+      counts: guard('cannot read the graph', reader.counts),
+      pruneHoursBefore: guard('cannot prune hourly buckets', (hour: number) => pruneHours.run(hour).changes),
+      close: () => {
+        if (db.open) db.close();
+      },
+    };
+  } catch (err) {
+    db.close();
+    throw storeError(path, 'cannot prepare queries', err);
+  }
+}
