@@ -95,7 +95,11 @@ describe('resolvePeer', () => {
   });
 
   test('repeated endpoints share one frozen peer that cannot be changed by accident', () => {
-    const ep: Endpoint = { namespace: 'shop', pod: 'cart-7d9f8c6b5-xk2p9', labels: { 'pod-template-hash': '7d9f8c6b5' } };
+    const ep: Endpoint = {
+      namespace: 'shop',
+      pod: 'cart-7d9f8c6b5-xk2p9',
+      labels: { 'pod-template-hash': '7d9f8c6b5' },
+    };
     const first = resolvePeer(ep);
     const second = resolvePeer({ ...ep });
     assert.equal(first, second);

@@ -14,7 +14,11 @@ describe('workloadOf: the source report wins', () => {
   });
 
   test('a reported ReplicaSet `<deploy>-<hash>` becomes the Deployment when the pod carries that hash', () => {
-    const ep = pod('cart-7d9f8c6b5-xk2p9', { 'pod-template-hash': '7d9f8c6b5' }, { kind: 'ReplicaSet', name: 'cart-7d9f8c6b5' });
+    const ep = pod(
+      'cart-7d9f8c6b5-xk2p9',
+      { 'pod-template-hash': '7d9f8c6b5' },
+      { kind: 'ReplicaSet', name: 'cart-7d9f8c6b5' },
+    );
     assert.deepEqual(workloadOf(ep), { kind: 'Deployment', name: 'cart' });
   });
 
@@ -29,7 +33,11 @@ describe('workloadOf: the source report wins', () => {
   });
 
   test('a reported Job `<cronjob>-<scheduled minutes>` becomes the CronJob', () => {
-    const ep = pod('backup-29412345-q7wzm', { 'job-name': 'backup-29412345' }, { kind: 'Job', name: 'backup-29412345' });
+    const ep = pod(
+      'backup-29412345-q7wzm',
+      { 'job-name': 'backup-29412345' },
+      { kind: 'Job', name: 'backup-29412345' },
+    );
     assert.deepEqual(workloadOf(ep), { kind: 'CronJob', name: 'backup' });
   });
 
@@ -120,7 +128,10 @@ describe('workloadOf: derived from pod name and labels', () => {
 
   test('CronJob: a job named `<cronjob>-<scheduled minutes>`', () => {
     const labels = { 'batch.kubernetes.io/job-name': 'nightly-report-29412345', 'job-name': 'nightly-report-29412345' };
-    assert.deepEqual(workloadOf(pod('nightly-report-29412345-4hx7w', labels)), { kind: 'CronJob', name: 'nightly-report' });
+    assert.deepEqual(workloadOf(pod('nightly-report-29412345-4hx7w', labels)), {
+      kind: 'CronJob',
+      name: 'nightly-report',
+    });
   });
 
   test('a bare pod is a Pod named as itself', () => {
@@ -139,7 +150,10 @@ describe('workloadOf: derived from pod name and labels', () => {
 
 describe('workloadOf: Calico aggregated names (`<prefix>-*`)', () => {
   test('`<deploy>-<hash>-*` → Deployment', () => {
-    assert.deepEqual(workloadOf(pod('frontend-6d9f8c7b5-*', { app: 'frontend' })), { kind: 'Deployment', name: 'frontend' });
+    assert.deepEqual(workloadOf(pod('frontend-6d9f8c7b5-*', { app: 'frontend' })), {
+      kind: 'Deployment',
+      name: 'frontend',
+    });
   });
 
   test('`<deploy>-<hash>-*` with a hash equal to the pod-template-hash label, however short', () => {
