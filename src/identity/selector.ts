@@ -192,10 +192,6 @@ function workloadsSelected(labels: readonly Label[], pods: readonly PodRecord[])
   return [...out].sort();
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
 function analyze(node: PeerNode, index: PodIndex): SelectorAnalysis {
   const key = node.key;
   const scope = scopeOf(key);
@@ -255,7 +251,9 @@ function analyze(node: PeerNode, index: PodIndex): SelectorAnalysis {
   let reason =
     others.length === 0
       ? `${showLabels(a.selector)} is on ${podsText}; no other workload's pods were observed in ${inScope}`
-      : `${showLabels(a.selector)} is on ${podsText} and on none of the ${plural(others.length, 'other observed pod')} in ${inScope}`;
+      : others.length === 1
+        ? `${showLabels(a.selector)} is on ${podsText} and not on the 1 other observed pod in ${inScope}`
+        : `${showLabels(a.selector)} is on ${podsText} and on none of the ${others.length} other observed pods in ${inScope}`;
   const first = a.common[0];
   const firstRivals = a.alsoSelects.get(first[0]) ?? [];
   if (chosen.length > 1 && firstRivals.length > 0)

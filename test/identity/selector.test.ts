@@ -103,7 +103,7 @@ describe('assignSelectors', () => {
     assert.deepEqual(selectorOf(g, ORDERS), { 'app.kubernetes.io/name': 'orders' });
     assert.equal(
       g.peers.get(CART)?.selectorReason,
-      'app.kubernetes.io/name=cart is on the 1 observed pod of shop/Deployment/cart and on none of the 1 other observed pod in namespace shop',
+      'app.kubernetes.io/name=cart is on the 1 observed pod of shop/Deployment/cart and not on the 1 other observed pod in namespace shop',
     );
   });
 
