@@ -173,6 +173,8 @@ export function createAggregator(): Aggregator {
           pods: new Map(),
           out: new Map(),
         };
+        // An external peer is one address (a /32 or /128): keep it in identity's canonical spelling.
+        if (peer.type === 'external') acc.ips.add(peer.cidr.slice(0, peer.cidr.lastIndexOf('/')));
         peersByKey.set(key, acc);
       }
       peersByObject.set(peer, acc);
@@ -193,10 +195,9 @@ export function createAggregator(): Aggregator {
         acc.namespaceLabelsAt = time;
       }
       if (ep.pod) observePod(acc, ep, time);
-    } else {
-      if (ep.ip) acc.ips.add(ep.ip);
-      if (type === 'external' && ep.names) for (const n of ep.names) if (n) acc.names.add(normalizeDnsName(n));
-    }
+    } else if (type === 'external') {
+      if (ep.names) for (const n of ep.names) if (n) acc.names.add(normalizeDnsName(n));
+    } else if (ep.ip) acc.ips.add(ep.ip); // the addresses behind host, kube-apiserver, a network set...
     return acc;
   }
 
@@ -234,9 +235,7 @@ export function createAggregator(): Aggregator {
       answerEndpoint.ip = ip;
       const peer = resolvePeer(answerEndpoint);
       if (peer.type !== 'external') continue; // not an address (a CNAME target)
-      const acc = peerAccOf(peer, time);
-      acc.names.add(name);
-      acc.ips.add(ip);
+      peerAccOf(peer, time).names.add(name);
     }
   }
 
