@@ -13,9 +13,9 @@
 //   - Peers and pods are recorded from every flow, replies included: they show what exists and when.
 //
 // add() runs for every flow, so it looks things up by object identity and numbers where it can:
-// identity's resolvePeer returns shared peer objects, which key a Map directly; edges hang off their
-// source peer, keyed by destination peer and a number made of port and protocol. No string is built
-// per flow unless the flow carries L7 detail.
+// pods are remembered by name (compared field by field), identity's resolvePeer returns shared peer
+// objects, which key a Map directly; edges hang off their source peer, keyed by destination peer and
+// a number made of port and protocol. No string is built per flow unless the flow carries L7 detail.
 import { normalizeDnsName, resolvePeer } from '../identity/index.js';
 import {
   type Checkpoint,
@@ -88,6 +88,15 @@ interface PeerAcc {
   out: Map<PeerAcc, Map<number, EdgeAcc>>;
 }
 
+/** A pod endpoint's resolved peer, remembered by pod name. */
+interface PodPeer {
+  namespace: string;
+  cluster: string | undefined;
+  kind: string | undefined;
+  workload: string | undefined;
+  acc: PeerAcc;
+}
+
 interface PodAcc {
   namespace: string;
   name: string;
@@ -148,6 +157,7 @@ export function createAggregator(): Aggregator {
   let peersByKey = new Map<string, PeerAcc>();
   // resolvePeer hands out shared objects; this skips peerKey() for peers already seen in this delta.
   let peersByObject = new Map<Peer, PeerAcc>();
+  let podPeers = new Map<string, PodPeer>();
   let edges: EdgeAcc[] = [];
   let checkpoints = new Map<string, Checkpoint>();
   let pendingFlows = 0;
@@ -184,9 +194,36 @@ export function createAggregator(): Aggregator {
     return acc;
   }
 
+  /**
+   * resolvePeer for one endpoint, memoized for pods by the fields that decide a pod's workload
+   * (the same ones identity's own cache uses), compared without building a key string.
+   */
+  function peerOfEndpoint(ep: Endpoint, time: number): PeerAcc {
+    const pod = ep.pod;
+    const namespace = ep.namespace;
+    if (!pod || !namespace || ep.reserved !== undefined || ep.networkSet !== undefined)
+      return peerAccOf(resolvePeer(ep), time);
+    const hit = podPeers.get(pod);
+    if (
+      hit !== undefined &&
+      hit.namespace === namespace &&
+      hit.cluster === ep.cluster &&
+      hit.kind === ep.workload?.kind &&
+      hit.workload === ep.workload?.name
+    ) {
+      const acc = hit.acc;
+      if (time < acc.firstSeen) acc.firstSeen = time;
+      if (time > acc.lastSeen) acc.lastSeen = time;
+      return acc;
+    }
+    const acc = peerAccOf(resolvePeer(ep), time);
+    podPeers.set(pod, { namespace, cluster: ep.cluster, kind: ep.workload?.kind, workload: ep.workload?.name, acc });
+    return acc;
+  }
+
   /** The peer of one end of a flow, with what the endpoint says about it (names, addresses, pod). */
   function observe(ep: Endpoint, time: number): PeerAcc {
-    const acc = peerAccOf(resolvePeer(ep), time);
+    const acc = peerOfEndpoint(ep, time);
     const type = acc.peer.type;
     if (type === 'workload') {
       if (ep.serviceAccount) acc.serviceAccounts.add(ep.serviceAccount);
@@ -382,6 +419,7 @@ export function createAggregator(): Aggregator {
       stats.edgesTouched += edges.length;
       peersByKey = new Map();
       peersByObject = new Map();
+      podPeers = new Map();
       edges = [];
       checkpoints = new Map();
       pendingFlows = 0;

@@ -294,3 +294,24 @@ test('aggregated deltas and checkpoints land in the store and read back as the g
   assert.deepEqual(store.getCheckpoint('file:x'), { source: 'file:x', position: '2', done: true });
   assert.equal(store.loadGraph({ since: T0 + HOUR }).edges[0]?.flows, 1);
 });
+
+test('pods with the same name in other namespaces or clusters, or reported differently, stay apart', () => {
+  const agg = createAggregator();
+  agg.add([
+    flow(podEp('web', 'web-1', '10.0.0.1'), api1()),
+    flow(podEp('web', 'web-1', '10.0.9.1', { namespace: 'staging' }), api1()),
+    flow(podEp('web', 'web-1', '10.1.0.1', { cluster: 'east' }), api1()),
+    flow(podEp('web', 'web-1', '10.0.0.1', { workload: { kind: 'StatefulSet', name: 'web' } }), api1()),
+    flow(podEp('web', 'web-1', '10.0.0.1'), api1()),
+  ]);
+  const d = agg.take();
+  assert.deepEqual(
+    d.edges.map((e) => [e.src, e.flows]),
+    [
+      ['east:shop/Deployment/web', 1],
+      [WEB, 2],
+      ['shop/StatefulSet/web', 1],
+      ['staging/Deployment/web', 1],
+    ],
+  );
+});
