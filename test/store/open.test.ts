@@ -142,3 +142,22 @@ test('a write lock held by another connection fails after busy_timeout with a st
   t.after(() => store.close());
   assert.throws(() => store.applyDelta(delta({ peers: [sighting(web, T0)] })), isStoreError(path, 'locked'));
 });
+
+test('readonly refuses a file without the schema, and one that still needs migrating', (t) => {
+  const dir = tempDir(t);
+  const empty = join(dir, 'empty.db');
+  new Database(empty).close();
+  assert.throws(() => openStore(empty, { readonly: true }), isStoreError(empty, 'not a flowwright database'));
+
+  const migrations = join(dir, 'migrations');
+  mkdirSync(migrations);
+  copyFileSync(join(defaultMigrationsDir(), '001_initial.sql'), join(migrations, '001_initial.sql'));
+  const old = join(dir, 'old.db');
+  openStore(old, { migrationsDir: migrations }).close();
+  writeFileSync(join(migrations, '002_more.sql'), 'CREATE TABLE more (x INTEGER);\n');
+  assert.throws(
+    () => openStore(old, { readonly: true, migrationsDir: migrations }),
+    isStoreError(old, 'needs migrating to 2'),
+  );
+  assert.equal(pragma(old, 'user_version'), 1);
+});
