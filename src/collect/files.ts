@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, normalize, resolve } from 'node:path';
-import { pipeline, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { FlowwrightError } from '../model/index.js';
@@ -189,6 +189,10 @@ export async function* readLines(src: InputSource, opts: ReadLinesOptions = {}):
       }
     }
     if (batch.length > 0) yield { lines: batch, firstLine: batchFirst, bytesRead: counted.bytes };
+  } catch (err) {
+    // Hand over the complete lines read before the failure (not the cut-off one), then fail.
+    if (batch.length > 0) yield { lines: batch, firstLine: batchFirst, bytesRead: counted.bytes };
+    throw err;
   } finally {
     // Stop reading a file when the consumer stops early; stdin is not ours to close.
     if (src.path !== '-') raw.destroy();
@@ -229,16 +233,44 @@ async function* decompressed(raw: Readable, counted: { bytes: number }): AsyncGe
     yield* rawBytes();
     return;
   }
+  yield* gunzipped(rawBytes());
+}
+
+/**
+ * Gunzips chunk by chunk. Written out rather than iterating a gunzip stream, because a stream that
+ * fails (a truncated file still being written) throws away output it had decoded but not yet handed
+ * over; here every byte decoded before the error is yielded first, then the error is thrown.
+ */
+async function* gunzipped(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-  // pipeline() forwards errors of either side to the gunzip stream, whose iterator then rejects.
-  pipeline(Readable.from(rawBytes(), { objectMode: false }), gunzip, () => {});
+  const out: Buffer[] = [];
+  let failure: Error | undefined;
+  gunzip.on('data', (chunk: Buffer) => out.push(chunk));
+  gunzip.on('error', (err) => {
+    failure ??= err;
+  });
+  const ended = new Promise<void>((done) => {
+    gunzip.once('end', done);
+    gunzip.once('error', () => done());
+  });
   try {
-    for await (const chunk of gunzip) yield chunk as Buffer;
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' ? 'gzip data ends early' : 'bad gzip data';
-    throw new FlowwrightError('input', `${reason}: ${(err as Error).message}`, undefined, { cause: err });
+    for await (const chunk of input) {
+      // The callback runs once the chunk is decoded, and its output has been emitted as 'data'.
+      await new Promise<void>((done) => gunzip.write(chunk, () => done()));
+      while (out.length > 0) yield out.shift()!;
+      if (failure) break;
+    }
+    if (!failure) {
+      gunzip.end();
+      await ended;
+    }
+    while (out.length > 0) yield out.shift()!;
   } finally {
     gunzip.destroy();
+  }
+  if (failure) {
+    const reason = (failure as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' ? 'gzip data ends early' : 'bad gzip data';
+    throw new FlowwrightError('input', `${reason}: ${failure.message}`, undefined, { cause: failure });
   }
 }
 

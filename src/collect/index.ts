@@ -171,8 +171,9 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
           format.handle(record, { source: src.display, line: lineNo }, flows, stats);
         } catch (err) {
           // Any failure of one record is that record's problem: count it and go on.
-          const field = err instanceof FlowwrightError ? err.location?.field : undefined;
-          malformed({ file: src.display, line: lineNo, field, message: shorten((err as Error).message) });
+          const issue: InputIssue = { file: src.display, line: lineNo, message: shorten((err as Error).message) };
+          if (err instanceof FlowwrightError && err.location?.field) issue.field = err.location.field;
+          malformed(issue);
           continue;
         }
         if (flows.length >= batchSize) {
