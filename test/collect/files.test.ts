@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -159,4 +160,32 @@ test('stdin (-): plain and gzip, even when the magic bytes arrive one at a time'
   ]);
   assert.deepEqual(await allLines(stdin, { stdin: Readable.from([Buffer.from('x')]) }), [{ line: 1, text: 'x' }]);
   assert.deepEqual(await allLines(stdin, { stdin: Readable.from([]) }), []);
+});
+
+test('a symlink loop inside a directory ends; broken links are passed over', async () => {
+  write('loop/a.json', 'a');
+  symlinkSync(join(dir, 'loop'), join(dir, 'loop', 'again'));
+  symlinkSync(join(dir, 'loop', 'missing.json'), join(dir, 'loop', 'broken.json'));
+  const sources = await expandInputs([join(dir, 'loop')]);
+  assert.deepEqual(
+    sources.map((s) => s.display),
+    [join(dir, 'loop', 'a.json')],
+  );
+});
+
+test('a named pipe (such as <(hubble observe ...)) is read once, like stdin: no fingerprint', async () => {
+  const fifo = join(dir, 'pipe');
+  const made = spawnSync('mkfifo', [fifo]);
+  assert.equal(made.status, 0, 'mkfifo is available');
+  const [src] = await expandInputs([fifo]);
+  assert.deepEqual(src, { path: fifo, display: fifo });
+  // A writer on the other end, in another process, so that opening the pipe does not block this one.
+  const writer = spawn('sh', ['-c', `printf 'one\\ntwo\\n' > '${fifo}'`]);
+  const closed = new Promise((done) => writer.on('close', done));
+  const lines = await allLines(src);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['one', 'two'],
+  );
+  assert.equal(await closed, 0);
 });
