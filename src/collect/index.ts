@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { Checkpoint, CollectStats, Flow, FlowBatch, InputIssue, Origin } from '../model/index.js';
 import { addIssue, FlowwrightError } from '../model/index.js';
+import { handleCalicoRecord, isCalicoRecord } from './calico/flowlog.js';
 import { expandInputs, type InputSource, readLines } from './files.js';
 import { classifyHubbleRecord, handleHubbleRecord } from './hubble/json.js';
 
@@ -37,6 +38,11 @@ export const RECORD_FORMATS: Record<string, RecordFormat> = {
     title: 'Hubble JSON (hubble observe -o json / -o jsonpb, Hubble exporter)',
     detect: (record) => classifyHubbleRecord(record) !== 'unknown',
     handle: handleHubbleRecord,
+  },
+  calico: {
+    title: 'Calico flow logs (flows.log, Elasticsearch hits and _bulk lines)',
+    detect: isCalicoRecord,
+    handle: handleCalicoRecord,
   },
 };
 
