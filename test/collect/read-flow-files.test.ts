@@ -149,17 +149,17 @@ test('--strict makes the first malformed line fatal, with file and line', async 
 test('a file in no known format is reported at its first non-blank line and skipped; others go on', async () => {
   const text = join(dir, 'notes.txt');
   writeFileSync(text, '\n\nThese are my notes.\n{"flow":{}}\n');
-  const calicoLike = join(dir, 'calico.json');
+  const otherJson = join(dir, 'other.json');
   writeFileSync(
-    calicoLike,
+    otherJson,
     '{"start_time":1717408800,"source_namespace":"shop","dest_namespace":"db","action":"allow"}\n',
   );
-  const { stats, batches } = await collect([text, calicoLike, fixture('l7.jsonl')]);
+  const { stats, batches } = await collect([text, otherJson, fixture('l7.jsonl')]);
   assert.deepEqual(
     stats.issues.map((i) => [i.file, i.line]),
     [
       [text, 3],
-      [calicoLike, 1],
+      [otherJson, 1],
     ],
   );
   assert.match(stats.issues[0].message, /^unrecognized format/);
