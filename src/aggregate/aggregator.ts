@@ -161,6 +161,8 @@ export function createAggregator(): Aggregator {
   let edges: EdgeAcc[] = [];
   let checkpoints = new Map<string, Checkpoint>();
   let pendingFlows = 0;
+  /** Calico reports that do not count (see countsTowardEdge), kept until take() for their evidence. */
+  let otherReports: { src: PeerAcc; dst: PeerAcc; flow: Flow }[] = [];
   // Reused to resolve DNS answers through identity, so that one address has one spelling.
   const answerEndpoint: Endpoint = { labels: {}, reserved: 'world', ip: '' };
 
@@ -274,6 +276,27 @@ export function createAggregator(): Aggregator {
       if (peer.type !== 'external') continue; // not an address (a CNAME target)
       peerAccOf(peer, time).names.add(name);
     }
+  }
+
+  /**
+   * The other end's report of a Calico connection that counts once: not a flow, but its policies (the
+   * other end's policy decision), drop reason and Service are evidence of the same edge. They join the
+   * edge at take(), whichever report came first; when the counted report is not in the same flush, they
+   * are left out rather than creating an edge without flows.
+   */
+  function addOtherReport(r: { src: PeerAcc; dst: PeerAcc; flow: Flow }): void {
+    const { flow } = r;
+    const port = flow.port ?? 0;
+    const slot = port * PROTOCOL_SLOTS + (PROTOCOL_INDEX[flow.protocol] ?? PROTOCOL_INDEX.UNKNOWN!);
+    const edge = r.src.out.get(r.dst)?.get(slot);
+    if (edge === undefined) return;
+    const n = flow.count;
+    const time = flow.time;
+    if (flow.dropReason) countDetail(edge.dropReasons, flow.dropReason, n, time, Number.POSITIVE_INFINITY);
+    if (flow.policies) for (const p of flow.policies) countDetail(edge.policies, p, n, time, Number.POSITIVE_INFINITY);
+    // Both ends name the same Service: counting it twice would say it was used twice as often.
+    if (flow.service && !edge.services.has(flow.service))
+      countDetail(edge.services, flow.service, n, time, Number.POSITIVE_INFINITY);
   }
 
   function edgeOf(src: PeerAcc, dst: PeerAcc, protocol: Protocol, port: number, time: number): EdgeAcc {
@@ -394,6 +417,7 @@ export function createAggregator(): Aggregator {
         if (flow.reply === null) stats.unknownReply++;
         if (!countsTowardEdge(flow)) {
           stats.duplicateReports++;
+          otherReports.push({ src, dst, flow });
           continue;
         }
         stats.flows++;
@@ -410,6 +434,8 @@ export function createAggregator(): Aggregator {
     },
 
     take(): GraphDelta {
+      for (const r of otherReports) addOtherReport(r);
+      otherReports = [];
       const delta: GraphDelta = {
         peers: [...peersByKey.values()].map(peerSighting).sort(byKey),
         pods: podRecords(peersByKey),
