@@ -1,6 +1,7 @@
 // Turns exported Hubble JSON lines into what the replay server sends: each line becomes one encoded
 // GetFlowsResponse plus the few facts GetFlows filters need (time, namespaces, pods, verdict, reply...),
 // so that serving a flow costs no decoding.
+import { expandInputs, readLines } from '../collect/files.js';
 import { jsonToResponse, loadHubbleProto, parseTimestamp } from '../collect/hubble/proto.js';
 import { addIssue, type CollectStats } from '../model/index.js';
 
@@ -114,4 +115,19 @@ export async function entriesFromLines(
     entries.push({ bytes, seconds: time.seconds, nanos: time.nanos, flow: flow ? flowFacts(flow) : undefined });
   }
   return entries;
+}
+
+/** The lines of files, directories or stdin (`-`), gzip or not, as the file collector reads them. */
+async function* sourceLines(paths: string[]): AsyncGenerator<SourceLine> {
+  for (const src of await expandInputs(paths)) {
+    for await (const chunk of readLines(src)) {
+      for (let i = 0; i < chunk.lines.length; i++)
+        yield { text: chunk.lines[i], file: src.display, line: chunk.firstLine + i };
+    }
+  }
+}
+
+/** Loads exported Hubble JSON from files, directories or stdin into replay entries, in input order. */
+export function loadReplayFiles(paths: string[], stats: CollectStats): Promise<ReplayEntry[]> {
+  return entriesFromLines(sourceLines(paths), stats);
 }

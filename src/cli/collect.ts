@@ -1,0 +1,231 @@
+// `flowwright collect --hubble-relay host:port`: learn from a live Hubble Relay for a while, then stop.
+// It stops after --duration, after --max-flows, when a --no-follow stream ends, or on Ctrl-C; in every
+// case it writes what it has and prints the same summary as `ingest`. A later run resumes after the
+// last flow the previous one stored (the checkpoint of `hubble-relay:<address>`).
+import { type Command, Option } from 'commander';
+import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
+import { emptyStats, usageError } from '../model/index.js';
+import { openStore } from '../store/index.js';
+import { formatIngestSummary, type IngestSummary, ingestBatches } from './ingest.js';
+import { addOptions, parseDuration, parseInteger, parseTime, resolveConfig } from './options.js';
+import { createProgress, formatCount } from './progress.js';
+
+export interface RunCollectOptions {
+  address: string;
+  tls?: RelayTlsOptions;
+  /** Keep the stream open for new flows (default); false = read what the server holds, then stop. */
+  follow: boolean;
+  /** Stop after this long (ms). */
+  durationMs?: number;
+  /** Stop after this many flow records. */
+  maxFlows?: number;
+  /** Start at this time (RFC 3339) instead of where the last run stopped. */
+  since?: string;
+  namespaces?: string[];
+  verdicts?: string[];
+  excludeReplies?: boolean;
+  db: string;
+  progress?: boolean;
+  flushEvery?: number;
+  /** Write to the database at least this often while following (default 10 s). */
+  flushIntervalMs?: number;
+  backoff?: RelayOptions['backoff'];
+  maxAttempts?: number;
+  /** Stops the collection early, like the duration running out (Ctrl-C in the CLI). */
+  signal?: AbortSignal;
+  /** Where connection events are reported, one line each (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface CollectSummary extends IngestSummary {
+  /** Flows skipped because a resumed stream sent them again. */
+  duplicates: number;
+  /** Connections made (1 + reconnects). */
+  connections: number;
+  /** Where the next run will resume (the last flow time stored). */
+  resumePosition?: string;
+}
+
+export function relaySource(address: string): string {
+  return `hubble-relay:${address}`;
+}
+
+function describeEvent(e: RelayEvent): string | undefined {
+  switch (e.type) {
+    case 'connected': {
+      const parts = [];
+      if (e.nodes !== undefined) parts.push(`${formatCount(e.nodes)} nodes connected`);
+      if (e.unavailableNodes) parts.push(`${formatCount(e.unavailableNodes)} unavailable`);
+      if (e.seenFlows !== undefined) parts.push(`${formatCount(e.seenFlows)} flows seen by the server`);
+      return `connected to ${e.address}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+    }
+    case 'disconnected':
+      return `lost ${e.address} (${e.error}); retrying in ${(e.retryInMs / 1000).toFixed(1)}s (attempt ${e.attempt})`;
+    case 'lost':
+      return `${e.node || 'the server'} reports ${formatCount(e.n)} events lost (${e.source || 'unknown source'})`;
+    case 'node_status':
+      return e.state === 'NODE_CONNECTED'
+        ? undefined
+        : `node ${e.nodes.join(', ')}: ${e.state}${e.message ? ` (${e.message})` : ''}`;
+    case 'duplicates':
+      return undefined;
+  }
+}
+
+export async function runCollect(opts: RunCollectOptions): Promise<CollectSummary> {
+  const started = Date.now();
+  const store = openStore(opts.db);
+  const stats = emptyStats();
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = opts.durationMs !== undefined ? setTimeout(() => stop.abort(), opts.durationMs) : undefined;
+  let duplicates = 0;
+  let connections = 0;
+  try {
+    const source = relaySource(opts.address);
+    // An explicit --since wins; otherwise continue after what an earlier run stored.
+    const previous = opts.since === undefined ? store.getCheckpoint(source) : undefined;
+    const batches = streamRelayFlows(
+      {
+        address: opts.address,
+        tls: opts.tls,
+        follow: opts.follow,
+        since: opts.since,
+        resumeAfter: previous?.position,
+        namespaces: opts.namespaces,
+        verdicts: opts.verdicts,
+        excludeReplies: opts.excludeReplies,
+        maxFlows: opts.maxFlows,
+        backoff: opts.backoff,
+        maxAttempts: opts.maxAttempts,
+        signal: stop.signal,
+        onEvent: (e) => {
+          if (e.type === 'connected') connections++;
+          if (e.type === 'duplicates') duplicates += e.n;
+          const line = describeEvent(e);
+          if (line) opts.log?.(line);
+        },
+      },
+      stats,
+    );
+    const agg = await ingestBatches(batches, {
+      store,
+      stats,
+      flushEvery: opts.flushEvery ?? 50_000,
+      flushIntervalMs: opts.flushIntervalMs ?? 10_000,
+      progress: createProgress(opts.progress ?? true),
+      describe: () => `from ${opts.address}`,
+    });
+    const counts = store.counts();
+    const elapsedMs = Date.now() - started;
+    return {
+      ...stats,
+      replies: agg.replies,
+      dependencies: agg.flows,
+      unknownReply: agg.unknownReply,
+      edges: counts.edges,
+      workloads: counts.workloads,
+      elapsedMs,
+      flowsPerSecond: Math.round(stats.flows / Math.max(elapsedMs / 1000, 0.001)),
+      duplicates,
+      connections,
+      resumePosition: store.getCheckpoint(source)?.position,
+    };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    store.close();
+  }
+}
+
+const appendList = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+
+export function registerCollectCommand(program: Command): void {
+  const cmd = program
+    .command('collect')
+    .summary('learn the dependency graph from a live Hubble Relay')
+    .description(
+      "Read flows from Hubble Relay's Observer API (GetFlows) and add them to the graph in the database, like " +
+        '`ingest` does for files. Stops after --duration, after --max-flows, when the server ends a --no-follow ' +
+        'stream, or on Ctrl-C, and always writes what it has read. Reconnects with backoff when the connection ' +
+        'drops, and a later run continues after the last flow stored.',
+    )
+    .requiredOption('--hubble-relay <host:port>', 'Hubble Relay address (port 4245 when left out)')
+    .option('--duration <time>', 'stop after this long, e.g. 30s, 10m, 2h')
+    .option('--max-flows <n>', 'stop after this many flow records')
+    .option('--no-follow', 'read the flows the server holds now and stop, instead of waiting for new ones')
+    .option('--since <time>', 'start at this time (RFC 3339 or a duration before now, e.g. 1h) instead of resuming')
+    .option('--namespace <ns>', 'only flows from or to this namespace (repeatable, or comma-separated)', appendList)
+    .option('--verdict <verdict>', 'only flows with this verdict, e.g. FORWARDED or DROPPED (repeatable)', appendList)
+    .option('--exclude-replies', 'ask the server to leave out flows it knows are replies')
+    .option('--tls', 'connect with TLS (implied by the other --tls-* options)')
+    .option('--tls-ca <file>', 'CA certificate (PEM) that signed the server certificate')
+    .option('--tls-cert <file>', 'client certificate (PEM) for mTLS')
+    .option('--tls-key <file>', 'client key (PEM) for mTLS')
+    .option('--tls-server-name <name>', 'name to verify in the server certificate, e.g. ui.hubble-relay.cilium.io')
+    .addOption(new Option('--tls-insecure-skip-verify', 'do not verify the server certificate (testing only)'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ cilium hubble port-forward &\n' +
+        '  $ flowwright collect --hubble-relay localhost:4245 --duration 10m\n' +
+        '  $ flowwright collect --hubble-relay hubble-relay.kube-system:443 --tls-ca ca.crt \\\n' +
+        '      --tls-server-name ui.hubble-relay.cilium.io --namespace shop --max-flows 1000000\n' +
+        '  $ flowwright replay --listen 127.0.0.1:4245 flows.json.gz &   # a recorded cluster\n' +
+        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --no-follow',
+    );
+  addOptions(cmd, ['db', 'progress', 'flushEvery']);
+  cmd.action(async (flags: Record<string, unknown>) => {
+    const config = resolveConfig(flags, ['db', 'progress', 'flushEvery']);
+    const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+    const wantsTls =
+      flags.tls === true ||
+      flags.tlsInsecureSkipVerify === true ||
+      ['tlsCa', 'tlsCert', 'tlsKey', 'tlsServerName'].some((k) => str(k) !== undefined);
+    const tls: RelayTlsOptions | undefined = wantsTls
+      ? {
+          ca: str('tlsCa'),
+          cert: str('tlsCert'),
+          key: str('tlsKey'),
+          serverName: str('tlsServerName'),
+          insecureSkipVerify: flags.tlsInsecureSkipVerify === true,
+        }
+      : undefined;
+    const durationMs = str('duration') !== undefined ? parseDuration(str('duration')!, '--duration') : undefined;
+    const maxFlows = str('maxFlows') !== undefined ? parseInteger(1)(str('maxFlows')!, '--max-flows') : undefined;
+    const sinceMs = str('since') !== undefined ? parseTime(str('since')!, '--since') : undefined;
+    if (flags.follow === false && durationMs !== undefined)
+      throw usageError('--duration applies to following; with --no-follow the server decides when the stream ends');
+
+    // Ctrl-C stops the collection; what was read is still written and summarized.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const summary = await runCollect({
+        address: String(flags.hubbleRelay),
+        tls,
+        follow: flags.follow !== false,
+        durationMs,
+        maxFlows,
+        since: sinceMs !== undefined ? new Date(sinceMs).toISOString() : undefined,
+        namespaces: flags.namespace as string[] | undefined,
+        verdicts: flags.verdict as string[] | undefined,
+        excludeReplies: flags.excludeReplies === true,
+        db: config.db,
+        progress: config.progress,
+        flushEvery: config.flushEvery,
+        signal: stop.signal,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stderr.write(`${formatIngestSummary(summary, 'collected')}\n`);
+      if (summary.duplicates > 0)
+        process.stderr.write(`  ${formatCount(summary.duplicates)} repeated flows skipped after reconnecting\n`);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}

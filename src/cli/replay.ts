@@ -1,0 +1,109 @@
+// `flowwright replay --listen 127.0.0.1:4245 flows.json.gz`: serve exported Hubble flows over Hubble's
+// Observer gRPC API, so that any Hubble client (hubble observe, Hubble UI, `flowwright collect`) can read
+// a recorded cluster. Runs until Ctrl-C.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseRelayAddress } from '../collect/hubble/relay.js';
+import { emptyStats, formatLocation, inputError, usageError } from '../model/index.js';
+import { loadReplayFiles, type ReplayServer, startReplayServer } from '../replay/index.js';
+import { formatCount } from './progress.js';
+
+export interface RunReplayOptions {
+  inputs: string[];
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  /** Records per second; undefined = all available at once. */
+  rate?: number;
+  /** PEM files. With a client CA, clients must present a certificate it signed (mTLS). */
+  tls?: { cert: string; key: string; clientCa?: string };
+  log?: (line: string) => void;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw inputError(`cannot read the TLS ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      file: path,
+    });
+  }
+}
+
+/** Loads the inputs and starts serving them; the caller closes the returned server. */
+export async function runReplay(opts: RunReplayOptions): Promise<ReplayServer> {
+  const { host, port } = parseRelayAddress(opts.listen, '--listen', true);
+  const tls = opts.tls && {
+    cert: readPem(opts.tls.cert, 'certificate'),
+    key: readPem(opts.tls.key, 'key'),
+    clientCa: opts.tls.clientCa ? readPem(opts.tls.clientCa, 'client CA') : undefined,
+  };
+  const stats = emptyStats();
+  const entries = await loadReplayFiles(opts.inputs, stats);
+  const log = opts.log ?? (() => {});
+  for (const issue of stats.issues) log(`  malformed: ${formatLocation(issue)}: ${issue.message}`);
+  if (stats.malformed > stats.issues.length)
+    log(`  ... and ${formatCount(stats.malformed - stats.issues.length)} more malformed records`);
+  if (stats.flows === 0) throw inputError(`no Hubble flows in ${opts.inputs.join(', ')}`);
+  const server = await startReplayServer(entries, { host, port, rate: opts.rate, tls });
+  log(
+    `serving ${formatCount(stats.flows)} flows (${formatCount(entries.length)} records, ` +
+      `${formatCount(stats.malformed)} malformed skipped) on ${server.address}` +
+      `${tls ? ' with TLS' : ''}${opts.rate ? ` at ${formatCount(opts.rate)} records/s` : ''}; Ctrl-C to stop`,
+  );
+  return server;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .summary('serve exported Hubble flows over the Hubble Observer gRPC API')
+    .description(
+      'Serve flows exported with `hubble observe -o json` (files, directories or - for stdin, gzip or not) over ' +
+        "Hubble's Observer API (GetFlows with number, first, follow, since/until and pod, namespace, verdict and " +
+        'reply filters; ServerStatus), so that any Hubble client can read them as if from a live Hubble Relay. ' +
+        'With --rate, records are released over time, as live traffic would arrive.',
+    )
+    .argument('<inputs...>', "files, directories, or '-' for stdin")
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:4245')
+    .option('--rate <records-per-second>', 'release records at this pace instead of all at once')
+    .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
+    .option('--tls-key <file>', 'key of the TLS certificate (PEM)')
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mTLS)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ flowwright replay samples/shop-hubble.jsonl.gz\n' +
+        '  $ hubble observe --server localhost:4245 --last 20\n' +
+        '  $ flowwright replay --listen 127.0.0.1:4245 --rate 500 flows.json.gz &\n' +
+        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --duration 1m',
+    )
+    .action(async (inputs: string[], flags: Record<string, string | undefined>) => {
+      let rate: number | undefined;
+      if (flags.rate !== undefined) {
+        rate = Number(flags.rate);
+        if (!Number.isFinite(rate) || rate <= 0)
+          throw usageError(`--rate: expected a positive number, got '${flags.rate}'`);
+      }
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+        throw usageError('--tls-cert and --tls-key go together');
+      if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined)
+        throw usageError('--tls-client-ca needs --tls-cert and --tls-key');
+      const server = await runReplay({
+        inputs,
+        listen: flags.listen ?? '127.0.0.1:4245',
+        rate,
+        tls: flags.tlsCert ? { cert: flags.tlsCert, key: flags.tlsKey!, clientCa: flags.tlsClientCa } : undefined,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}
