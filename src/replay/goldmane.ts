@@ -32,7 +32,7 @@ export interface GoldmaneReplay {
   /** `host:port` as bound. */
   address: string;
   port: number;
-  /** Flows loaded from the files. */
+  /** Flows served: those loaded from the files, reports of one flow key and interval merged into one. */
   flows: number;
   stats: CollectStats;
   /** Flows released so far. */
@@ -129,9 +129,33 @@ function flowsOfRecord(record: unknown, origin: { source: string; line: number }
   });
 }
 
+const COUNTERS = [
+  'packets_in',
+  'packets_out',
+  'bytes_in',
+  'bytes_out',
+  'num_connections_started',
+  'num_connections_completed',
+  'num_connections_live',
+];
+
+/**
+ * Folds a flow into one already held for the same key and interval, as Goldmane aggregates the reports
+ * of many nodes: counters add up, labels are those both have, the interval ends at the later end.
+ */
+function mergeInto(into: Obj, flow: Obj): void {
+  for (const c of COUNTERS) into[c] = Number(into[c] ?? 0) + Number(flow[c] ?? 0);
+  for (const l of ['source_labels', 'dest_labels']) {
+    const other = new Set((flow[l] as string[] | undefined) ?? []);
+    into[l] = ((into[l] as string[] | undefined) ?? []).filter((x) => other.has(x));
+  }
+  into.end_time = Math.max(Number(into.end_time ?? 0), Number(flow.end_time ?? 0));
+}
+
 async function loadEntries(files: string[], stats: CollectStats): Promise<Entry[]> {
   const proto = loadGoldmaneProto();
-  const pending: { flow: Obj; start: number; end: number }[] = [];
+  /** Flows in their canonical plain form, by interval start and key. */
+  const byKey = new Map<string, Obj>();
   for (const src of await expandInputs(files)) {
     for await (const chunk of readLines(src)) {
       chunk.lines.forEach((text, i) => {
@@ -142,10 +166,17 @@ async function loadEntries(files: string[], stats: CollectStats): Promise<Entry[
           const flows = flowsOfRecord(JSON.parse(text), { source: src.display, line });
           if (flows.length === 0) stats.nonFlow++;
           for (const flow of flows) {
-            const err = proto.Flow.verify(flow);
-            if (err) throw new FlowwrightError('input', err);
-            const start = Number(flow.start_time ?? 0);
-            pending.push({ flow, start, end: Math.max(Number(flow.end_time ?? 0), start) });
+            // fromObject throws a TypeError naming the field when a value does not fit the protocol;
+            // toObject then gives one spelling whatever form the file used.
+            const plain = proto.Flow.toObject(proto.Flow.fromObject(flow), {
+              enums: String,
+              longs: Number,
+              arrays: true,
+            }) as Obj;
+            const id = `${Number(plain.start_time ?? 0)}|${JSON.stringify(plain.Key ?? {})}`;
+            const held = byKey.get(id);
+            if (held) mergeInto(held, plain);
+            else byKey.set(id, plain);
             stats.flows++;
           }
         } catch (err) {
@@ -157,18 +188,20 @@ async function loadEntries(files: string[], stats: CollectStats): Promise<Entry[
     }
   }
   // Start-time order, stable: what a Goldmane server would stream.
-  pending.sort((a, b) => a.start - b.start);
+  const flows = [...byKey.values()].sort((a, b) => Number(a.start_time ?? 0) - Number(b.start_time ?? 0));
   // Like Goldmane, one id per flow key while the server runs.
   const ids = new Map<string, number>();
-  return pending.map(({ flow, start, end }) => {
-    const keyText = JSON.stringify(flow.Key ?? {});
+  return flows.map((flow) => {
+    const key = (flow.Key as Obj | undefined) ?? {};
+    const keyText = JSON.stringify(key);
     let id = ids.get(keyText);
     if (id === undefined) {
       id = ids.size + 1;
       ids.set(keyText, id);
     }
+    const start = Number(flow.start_time ?? 0);
     const bytes = proto.FlowResult.encode(proto.FlowResult.fromObject({ id, flow })).finish();
-    return { start, end, bytes, key: (flow.Key as Obj | undefined) ?? {} };
+    return { start, end: Math.max(Number(flow.end_time ?? 0), start), bytes, key };
   });
 }
 

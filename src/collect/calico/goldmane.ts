@@ -356,6 +356,10 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
               handleResult(res, `stream message ${received}`);
               if (ready.length >= batchSize) yield takeBatch();
             }
+            if (duplicates > 0) {
+              emit({ type: 'duplicates', n: duplicates });
+              duplicates = 0;
+            }
             continue;
           }
           if (ready.length > 0) yield takeBatch();
