@@ -166,7 +166,7 @@ describe('Goldmane collector and replay server', () => {
         { address: server.address, since: 1, settleMs: 150, batchSize: 30 },
         (_f, batches) => batches.some((b) => b.checkpoint !== undefined && b.flows.length > 0),
       );
-      const checkpoint = firstRun.batches.findLast((b) => b.checkpoint)!.checkpoint!;
+      const checkpoint = firstRun.batches.filter((b) => b.checkpoint).at(-1)!.checkpoint!;
       const counted = firstRun.flows.filter((f) => f.time / 1000 <= Number(checkpoint.position));
       const rest = await collect(
         { address: server.address, resumeAfter: checkpoint.position, settleMs: 150 },
