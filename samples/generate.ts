@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
+import { calicoLines } from './calico.js';
 import { DEFAULT_SPAN_MS, DEFAULT_START, type HubbleOptions, hubbleLines } from './hubble.js';
 import { shopScenario } from './shop.js';
 
@@ -22,6 +23,8 @@ Options:
   --start <time>  time of the first record, RFC 3339 (default ${DEFAULT_START})
   --span <dur>    time the records are spread over: 45s, 90m, 36h, 2d or milliseconds (default 2d)
   --l7            add HTTP L7 request/response records (methods and paths, gRPC and REST)
+  --format <f>    hubble (default) or calico: Calico Enterprise flows.log documents of the same
+                  traffic, aggregated per 5 minutes; --flows then counts connections
   --out <file>    output file, gzip-compressed when it ends in .gz (default: stdout)
   -h, --help      show this help
 `;
@@ -36,7 +39,9 @@ export function parseSpan(text: string): number {
   return ms;
 }
 
-export function parseOptions(argv: string[]): (HubbleOptions & { out?: string }) | 'help' {
+export type GenerateOptions = HubbleOptions & { out?: string; format?: 'hubble' | 'calico' };
+
+export function parseOptions(argv: string[]): GenerateOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -45,6 +50,7 @@ export function parseOptions(argv: string[]): (HubbleOptions & { out?: string })
       start: { type: 'string' },
       span: { type: 'string' },
       l7: { type: 'boolean' },
+      format: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -55,6 +61,8 @@ export function parseOptions(argv: string[]): (HubbleOptions & { out?: string })
   if (!Number.isSafeInteger(flows) || flows < 1) throw new Error(`--flows: not a positive integer: ${values.flows}`);
   const seed = Number(values.seed ?? 1);
   if (!Number.isSafeInteger(seed)) throw new Error(`--seed: not an integer: ${values.seed}`);
+  const format = values.format ?? 'hubble';
+  if (format !== 'hubble' && format !== 'calico') throw new Error(`--format: hubble or calico, not ${format}`);
   const startMs = Date.parse(values.start ?? DEFAULT_START);
   if (Number.isNaN(startMs)) throw new Error(`--start: not an RFC 3339 time: ${values.start}`);
   return {
@@ -64,6 +72,7 @@ export function parseOptions(argv: string[]): (HubbleOptions & { out?: string })
     spanMs: values.span === undefined ? DEFAULT_SPAN_MS : parseSpan(values.span),
     l7: values.l7 ?? false,
     out: values.out === '-' ? undefined : values.out,
+    format,
   };
 }
 
@@ -84,8 +93,11 @@ export async function writeLines(lines: Iterable<string>, out: Writable): Promis
 }
 
 /** Generates into a file (via a temporary name, so an interrupted run leaves no partial file) or stdout. */
-export async function generate(opts: HubbleOptions & { out?: string }): Promise<number> {
-  const lines = hubbleLines(shopScenario(), opts);
+export async function generate(opts: GenerateOptions): Promise<number> {
+  const lines =
+    opts.format === 'calico'
+      ? calicoLines(shopScenario(), { events: opts.flows, seed: opts.seed, startMs: opts.startMs, spanMs: opts.spanMs })
+      : hubbleLines(shopScenario(), opts);
   if (!opts.out) {
     const count = await writeLines(lines, process.stdout);
     return count;
