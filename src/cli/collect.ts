@@ -149,7 +149,8 @@ export function registerCollectCommand(program: Command): void {
       "Read flows from Hubble Relay's Observer API (GetFlows) and add them to the graph in the database, like " +
         '`ingest` does for files. Stops after --duration, after --max-flows, when the server ends a --no-follow ' +
         'stream, or on Ctrl-C, and always writes what it has read. Reconnects with backoff when the connection ' +
-        'drops, and a later run continues after the last flow stored.',
+        'drops, and a later run continues after the last flow stored. Like `hubble observe --follow`, a first run ' +
+        'reads only new flows; add --since (e.g. --since 1h) to start with what the server still holds.',
     )
     .requiredOption('--hubble-relay <host:port>', 'Hubble Relay address (port 4245 when left out)')
     .option('--duration <time>', 'stop after this long, e.g. 30s, 10m, 2h')
