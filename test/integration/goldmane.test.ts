@@ -234,6 +234,53 @@ describe('Goldmane collector and replay server', () => {
   });
 });
 
+describe('Goldmane replay of Goldmane JSON', () => {
+  it('serves FlowResults in protobuf JSON (lowerCamelCase, 64-bit integers as strings) and bare Flows', async () => {
+    const path = join(dir, 'goldmane.jsonl');
+    const key = {
+      sourceName: 'frontend-6d9f8c7b5-*',
+      sourceNamespace: 'shop',
+      sourceType: 'WorkloadEndpoint',
+      destName: 'cartservice-7b8f9c6d4-*',
+      destNamespace: 'shop',
+      destType: 'WorkloadEndpoint',
+      destPort: '7070',
+      proto: 'TCP',
+      reporter: 'Src',
+      action: 'Allow',
+    };
+    writeFileSync(
+      path,
+      [
+        JSON.stringify({
+          id: '9',
+          flow: { Key: key, startTime: '1717372815', endTime: '1717372830', numConnectionsStarted: '4' },
+        }),
+        JSON.stringify({
+          Key: { ...key, reporter: 'Dst' },
+          start_time: 1717372800,
+          end_time: 1717372815,
+          num_connections_started: 2,
+        }),
+      ].join('\n'),
+    );
+    const server = await startGoldmaneReplay({ listen: '127.0.0.1:0', files: [path] });
+    try {
+      assert.equal(server.stats.malformed, 0);
+      const { flows } = await collect({ address: server.address, follow: false }, () => false);
+      assert.deepEqual(
+        flows.map((f) => [f.time / 1000, f.reporter, f.count, f.port, f.source.pod]),
+        [
+          [1717372800, 'dst', 2, 7070, 'frontend-6d9f8c7b5-*'],
+          [1717372815, 'src', 4, 7070, 'frontend-6d9f8c7b5-*'],
+        ],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('Goldmane over mTLS', () => {
   let certs: string;
   before(() => {
