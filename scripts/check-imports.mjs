@@ -47,11 +47,13 @@ for (const file of walk(src)) {
       if (target === folder || target.startsWith('..')) continue;
       const ok = allowed[folder];
       if (!ok) problems.push(`${rel}: folder '${folder}' is not in the allowed table`);
-      else if (!ok.includes('*') && !ok.includes(target)) problems.push(`${rel}: '${folder}' may not import '${target}'`);
+      else if (!ok.includes('*') && !ok.includes(target))
+        problems.push(`${rel}: '${folder}' may not import '${target}'`);
     } else if (!spec.startsWith('node:')) {
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       const owners = packages[pkg];
-      if (owners && !owners.some((o) => rel.startsWith(`${o}/`))) problems.push(`${rel}: only ${owners.join(', ')} may import '${pkg}'`);
+      if (owners && !owners.some((o) => rel.startsWith(`${o}/`)))
+        problems.push(`${rel}: only ${owners.join(', ')} may import '${pkg}'`);
     }
   }
 }
