@@ -1,6 +1,7 @@
 // Renderings of the dependency graph for `flowwright graph` and the service API: a terminal table,
 // JSON (stable schema), Graphviz dot and Mermaid.
-import { type Edge, type Graph, type PeerNode, peerLabel } from '../model/index.js';
+import { type Graph, type PeerNode, peerLabel } from '../model/index.js';
+import { allowedFlows, deniedFlows } from '../synthesize/index.js';
 
 export type GraphFormat = 'table' | 'json' | 'dot' | 'mermaid';
 export const GRAPH_FORMATS: readonly GraphFormat[] = ['table', 'json', 'dot', 'mermaid'];
@@ -16,15 +17,6 @@ export function filterGraphByNamespace(graph: Graph, namespace: string): Graph {
   for (const [key] of graph.peers) if (inNs(key)) keys.add(key);
   const peers = new Map([...graph.peers].filter(([key]) => keys.has(key)));
   return { ...graph, peers, edges, pods: graph.pods.filter((p) => p.namespace === namespace) };
-}
-
-export function allowedFlows(e: Edge): number {
-  const v = e.verdicts;
-  return (v.forwarded ?? 0) + (v.audit ?? 0) + (v.redirected ?? 0) + (v.traced ?? 0) + (v.translated ?? 0);
-}
-
-export function deniedFlows(e: Edge): number {
-  return (e.verdicts.dropped ?? 0) + (e.verdicts.error ?? 0);
 }
 
 function label(graph: Graph, key: string): string {

@@ -1,1 +1,32 @@
+// Public surface of review: verify by replay, semantic diff against the proposal, and their renderings.
+
+export {
+  type ConnectionChange,
+  DIFF_MODES,
+  DIFF_SCHEMA_VERSION,
+  type DiffInput,
+  type DiffMode,
+  type DiffOptions,
+  type DiffReport,
+  describeRule,
+  diffPolicies,
+  type FileChange,
+  type Observed,
+  type RuleUsage,
+} from './diff.js';
+export { endpointResolver, peerDisplayName } from './endpoints.js';
 export * from './graph.js';
+export {
+  type CompiledSet,
+  compilePolicySet,
+  decideEdge,
+  decisionSummary,
+  type EdgeRef,
+  type SkippedEdge,
+  VERIFY_SCHEMA_VERSION,
+  type VerifiedEdge,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifyTotals,
+  verifyPolicies,
+} from './verify.js';
