@@ -1,16 +1,23 @@
-// `flowwright collect --hubble-relay host:port`: learn from a live Hubble Relay for a while, then stop.
-// It stops after --duration, after --max-flows, when a --no-follow stream ends, or on Ctrl-C; in every
-// case it writes what it has and prints the same summary as `ingest`. A later run resumes after the
-// last flow the previous one stored (the checkpoint of `hubble-relay:<address>`).
+// `flowwright collect --hubble-relay host:port` (or `--goldmane host:port`): learn from a live Hubble Relay
+// (or Calico's Goldmane) for a while, then stop. It stops after --duration, after --max-flows, when a
+// --no-follow stream ends, or on Ctrl-C; in every case it writes what it has and prints the same summary as
+// `ingest`. A later run resumes after the last flow the previous one stored (the checkpoint of
+// `hubble-relay:<address>` or `goldmane:<address>`).
 import { type Command, Option } from 'commander';
+import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldmane.js';
 import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
-import { emptyStats, usageError } from '../model/index.js';
+import { emptyStats, type FlowBatch, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { formatIngestSummary, type IngestSummary, ingestBatches } from './ingest.js';
 import { addOptions, parseDuration, parseInteger, parseTime, resolveConfig } from './options.js';
 import { createProgress, formatCount } from './progress.js';
 
+/** The live sources `collect` reads. */
+export type LiveSource = 'hubble-relay' | 'goldmane';
+
 export interface RunCollectOptions {
+  /** Which API `address` serves (default Hubble Relay). */
+  source?: LiveSource;
   address: string;
   tls?: RelayTlsOptions;
   /** Keep the stream open for new flows (default); false = read what the server holds, then stop. */
@@ -22,7 +29,9 @@ export interface RunCollectOptions {
   /** Start at this time (RFC 3339) instead of where the last run stopped. */
   since?: string;
   namespaces?: string[];
+  /** Hubble Relay only: server-side verdict filter. */
   verdicts?: string[];
+  /** Hubble Relay only. */
   excludeReplies?: boolean;
   db: string;
   progress?: boolean;
@@ -50,9 +59,16 @@ export function relaySource(address: string): string {
   return `hubble-relay:${address}`;
 }
 
-function describeEvent(e: RelayEvent): string | undefined {
+/** The checkpoint name of a live source: what a later run resumes from. */
+export function liveSource(source: LiveSource, address: string): string {
+  return `${source}:${address}`;
+}
+
+function describeEvent(e: RelayEvent | GoldmaneEvent): string | undefined {
   switch (e.type) {
     case 'connected': {
+      if (!('nodes' in e) && 'from' in e)
+        return `connected to ${e.address}${e.from > 0 ? `, reading flows from ${new Date(e.from * 1000).toISOString()}` : ''}`;
       const parts = [];
       if (e.nodes !== undefined) parts.push(`${formatCount(e.nodes)} nodes connected`);
       if (e.unavailableNodes) parts.push(`${formatCount(e.unavailableNodes)} unavailable`);
@@ -83,32 +99,57 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   let duplicates = 0;
   let connections = 0;
   try {
-    const source = relaySource(opts.address);
+    const kind = opts.source ?? 'hubble-relay';
+    const source = liveSource(kind, opts.address);
     // An explicit --since wins; otherwise continue after what an earlier run stored.
     const previous = opts.since === undefined ? store.getCheckpoint(source) : undefined;
-    const batches = streamRelayFlows(
-      {
-        address: opts.address,
-        tls: opts.tls,
-        follow: opts.follow,
-        since: opts.since,
-        resumeAfter: previous?.position,
-        namespaces: opts.namespaces,
-        verdicts: opts.verdicts,
-        excludeReplies: opts.excludeReplies,
-        maxFlows: opts.maxFlows,
-        backoff: opts.backoff,
-        maxAttempts: opts.maxAttempts,
-        signal: stop.signal,
-        onEvent: (e) => {
-          if (e.type === 'connected') connections++;
-          if (e.type === 'duplicates') duplicates += e.n;
-          const line = describeEvent(e);
-          if (line) opts.log?.(line);
-        },
-      },
-      stats,
-    );
+    const onEvent = (e: RelayEvent | GoldmaneEvent) => {
+      if (e.type === 'connected') connections++;
+      if (e.type === 'duplicates') duplicates += e.n;
+      const line = describeEvent(e);
+      if (line) opts.log?.(line);
+    };
+    const batches =
+      kind === 'goldmane'
+        ? limitFlows(
+            streamGoldmaneFlows(
+              {
+                address: opts.address,
+                tls: opts.tls,
+                follow: opts.follow,
+                // Goldmane takes Unix seconds; without --since a first run starts with what the server holds
+                // when not following, and with new flows when following (like Hubble).
+                since: opts.since !== undefined ? Math.floor(Date.parse(opts.since) / 1000) : undefined,
+                resumeAfter: previous?.position,
+                namespaces: opts.namespaces,
+                backoff: opts.backoff,
+                maxAttempts: opts.maxAttempts,
+                signal: stop.signal,
+                onEvent,
+              },
+              stats,
+            ),
+            opts.maxFlows,
+            stop,
+          )
+        : streamRelayFlows(
+            {
+              address: opts.address,
+              tls: opts.tls,
+              follow: opts.follow,
+              since: opts.since,
+              resumeAfter: previous?.position,
+              namespaces: opts.namespaces,
+              verdicts: opts.verdicts,
+              excludeReplies: opts.excludeReplies,
+              maxFlows: opts.maxFlows,
+              backoff: opts.backoff,
+              maxAttempts: opts.maxAttempts,
+              signal: stop.signal,
+              onEvent,
+            },
+            stats,
+          );
     const agg = await ingestBatches(batches, {
       store,
       stats,
@@ -139,27 +180,53 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   }
 }
 
+/**
+ * Stops a stream once `maxFlows` flow records have passed (the Hubble Relay collector does this itself).
+ * The batch that crosses the limit is kept whole, so its checkpoint stays true.
+ */
+async function* limitFlows(
+  batches: AsyncIterable<FlowBatch>,
+  maxFlows: number | undefined,
+  stop: AbortController,
+): AsyncGenerator<FlowBatch> {
+  let seen = 0;
+  for await (const batch of batches) {
+    yield batch;
+    seen += batch.flows.length;
+    if (maxFlows !== undefined && seen >= maxFlows) {
+      stop.abort();
+      return;
+    }
+  }
+}
+
 const appendList = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 
 export function registerCollectCommand(program: Command): void {
   const cmd = program
     .command('collect')
-    .summary('learn the dependency graph from a live Hubble Relay')
+    .summary('learn the dependency graph from a live Hubble Relay or Calico Goldmane')
     .description(
-      "Read flows from Hubble Relay's Observer API (GetFlows) and add them to the graph in the database, like " +
-        '`ingest` does for files. Stops after --duration, after --max-flows, when the server ends a --no-follow ' +
-        'stream, or on Ctrl-C, and always writes what it has read. Reconnects with backoff when the connection ' +
-        'drops, and a later run continues after the last flow stored. Like `hubble observe --follow`, a first run ' +
-        'reads only new flows; add --since (e.g. --since 1h) to start with what the server still holds.',
+      "Read flows from Hubble Relay's Observer API (GetFlows) or from Calico Goldmane's Flows API (Stream, or " +
+        'List with --no-follow) and add them to the graph in the database, like `ingest` does for files. Stops ' +
+        'after --duration, after --max-flows, when the server ends a --no-follow stream, or on Ctrl-C, and always ' +
+        'writes what it has read. Reconnects with backoff when the connection drops, and a later run continues ' +
+        'after the last flow stored. Like `hubble observe --follow`, a first following run reads only new flows; ' +
+        'add --since (e.g. --since 1h) to start with what the server still holds.',
     )
-    .requiredOption('--hubble-relay <host:port>', 'Hubble Relay address (port 4245 when left out)')
+    .option('--hubble-relay <host:port>', 'Hubble Relay address (port 4245 when left out)')
+    .option('--goldmane <host:port>', 'Calico Goldmane address (port 7443 when left out); Goldmane requires mTLS')
     .option('--duration <time>', 'stop after this long, e.g. 30s, 10m, 2h')
     .option('--max-flows <n>', 'stop after this many flow records')
     .option('--no-follow', 'read the flows the server holds now and stop, instead of waiting for new ones')
     .option('--since <time>', 'start at this time (RFC 3339 or a duration before now, e.g. 1h) instead of resuming')
     .option('--namespace <ns>', 'only flows from or to this namespace (repeatable, or comma-separated)', appendList)
-    .option('--verdict <verdict>', 'only flows with this verdict, e.g. FORWARDED or DROPPED (repeatable)', appendList)
-    .option('--exclude-replies', 'ask the server to leave out flows it knows are replies')
+    .option(
+      '--verdict <verdict>',
+      'Hubble Relay: only flows with this verdict, e.g. FORWARDED or DROPPED (repeatable)',
+      appendList,
+    )
+    .option('--exclude-replies', 'Hubble Relay: ask the server to leave out flows it knows are replies')
     .option('--tls', 'connect with TLS (implied by the other --tls-* options)')
     .option('--tls-ca <file>', 'CA certificate (PEM) that signed the server certificate')
     .option('--tls-cert <file>', 'client certificate (PEM) for mTLS')
@@ -174,7 +241,11 @@ export function registerCollectCommand(program: Command): void {
         '  $ flowwright collect --hubble-relay hubble-relay.kube-system:443 --tls-ca ca.crt \\\n' +
         '      --tls-server-name ui.hubble-relay.cilium.io --namespace shop --max-flows 1000000\n' +
         '  $ flowwright replay --listen 127.0.0.1:4245 flows.json.gz &   # a recorded cluster\n' +
-        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --no-follow',
+        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --no-follow\n' +
+        '  $ flowwright collect --goldmane goldmane.calico-system:7443 --tls-ca ca.crt --tls-cert tls.crt \\\n' +
+        '      --tls-key tls.key --duration 10m\n' +
+        '  $ flowwright replay --goldmane --listen 127.0.0.1:7443 flows.log &   # Calico flow logs as Goldmane\n' +
+        '  $ flowwright collect --goldmane 127.0.0.1:7443 --no-follow',
     );
   addOptions(cmd, ['db', 'progress', 'flushEvery']);
   cmd.action(async (flags: Record<string, unknown>) => {
@@ -196,6 +267,12 @@ export function registerCollectCommand(program: Command): void {
     const durationMs = str('duration') !== undefined ? parseDuration(str('duration')!, '--duration') : undefined;
     const maxFlows = str('maxFlows') !== undefined ? parseInteger(1)(str('maxFlows')!, '--max-flows') : undefined;
     const sinceMs = str('since') !== undefined ? parseTime(str('since')!, '--since') : undefined;
+    const relay = str('hubbleRelay');
+    const goldmane = str('goldmane');
+    if ((relay === undefined) === (goldmane === undefined))
+      throw usageError('collect needs one source: --hubble-relay <host:port> or --goldmane <host:port>');
+    if (goldmane !== undefined && (flags.verdict !== undefined || flags.excludeReplies === true))
+      throw usageError('--verdict and --exclude-replies apply to --hubble-relay only');
     if (flags.follow === false && durationMs !== undefined)
       throw usageError('--duration applies to following; with --no-follow the server decides when the stream ends');
 
@@ -206,7 +283,8 @@ export function registerCollectCommand(program: Command): void {
     process.once('SIGTERM', onSignal);
     try {
       const summary = await runCollect({
-        address: String(flags.hubbleRelay),
+        source: goldmane !== undefined ? 'goldmane' : 'hubble-relay',
+        address: (goldmane ?? relay)!,
         tls,
         follow: flags.follow !== false,
         durationMs,

@@ -5,9 +5,12 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_CODES, FlowwrightError } from '../model/index.js';
+import { registerCollectCommand } from './collect.js';
 import { registerGraphCommand } from './graph.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerProposeCommand } from './propose.js';
+import { registerServeCommand } from './serve.js';
+import { registerReplayCommand } from './replay.js';
 
 export function buildProgram(): Command {
   const program = new Command('flowwright')
@@ -29,6 +32,9 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerGraphCommand(program);
   registerProposeCommand(program);
+  registerServeCommand(program);
+  registerCollectCommand(program);
+  registerReplayCommand(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

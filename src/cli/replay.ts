@@ -1,10 +1,12 @@
 // `flowwright replay --listen 127.0.0.1:4245 flows.json.gz`: serve exported Hubble flows over Hubble's
 // Observer gRPC API, so that any Hubble client (hubble observe, Hubble UI, `flowwright collect`) can read
-// a recorded cluster. Runs until Ctrl-C.
+// a recorded cluster. With --goldmane, serve Calico flow logs over Goldmane's Flows API instead. Runs until
+// Ctrl-C.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseRelayAddress } from '../collect/hubble/relay.js';
 import { emptyStats, formatLocation, inputError, usageError } from '../model/index.js';
+import { startGoldmaneReplay } from '../replay/goldmane.js';
 import { loadReplayFiles, type ReplayServer, startReplayServer } from '../replay/index.js';
 import { formatCount } from './progress.js';
 
@@ -16,6 +18,8 @@ export interface RunReplayOptions {
   rate?: number;
   /** PEM files. With a client CA, clients must present a certificate it signed (mTLS). */
   tls?: { cert: string; key: string; clientCa?: string };
+  /** Serve Calico flow logs over Goldmane's Flows API instead of Hubble flows over the Observer API. */
+  goldmane?: boolean;
   log?: (line: string) => void;
 }
 
@@ -30,7 +34,7 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /** Loads the inputs and starts serving them; the caller closes the returned server. */
-export async function runReplay(opts: RunReplayOptions): Promise<ReplayServer> {
+export async function runReplay(opts: RunReplayOptions): Promise<Pick<ReplayServer, 'address' | 'close'>> {
   const { host, port } = parseRelayAddress(opts.listen, '--listen', true);
   const tls = opts.tls && {
     cert: readPem(opts.tls.cert, 'certificate'),
@@ -38,11 +42,28 @@ export async function runReplay(opts: RunReplayOptions): Promise<ReplayServer> {
     clientCa: opts.tls.clientCa ? readPem(opts.tls.clientCa, 'client CA') : undefined,
   };
   const stats = emptyStats();
-  const entries = await loadReplayFiles(opts.inputs, stats);
   const log = opts.log ?? (() => {});
-  for (const issue of stats.issues) log(`  malformed: ${formatLocation(issue)}: ${issue.message}`);
-  if (stats.malformed > stats.issues.length)
-    log(`  ... and ${formatCount(stats.malformed - stats.issues.length)} more malformed records`);
+  const reportMalformed = () => {
+    for (const issue of stats.issues) log(`  malformed: ${formatLocation(issue)}: ${issue.message}`);
+    if (stats.malformed > stats.issues.length)
+      log(`  ... and ${formatCount(stats.malformed - stats.issues.length)} more malformed records`);
+  };
+  if (opts.goldmane) {
+    const server = await startGoldmaneReplay({ listen: opts.listen, files: opts.inputs, rate: opts.rate, tls, stats });
+    reportMalformed();
+    if (server.flows === 0) {
+      await server.close();
+      throw inputError(`no Calico flows in ${opts.inputs.join(', ')}`);
+    }
+    log(
+      `serving ${formatCount(server.flows)} Calico flows (${formatCount(stats.malformed)} malformed skipped) over ` +
+        `the Goldmane API on ${server.address}${tls ? ' with TLS' : ''}` +
+        `${opts.rate ? ` at ${formatCount(opts.rate)} flows/s` : ''}; Ctrl-C to stop`,
+    );
+    return server;
+  }
+  const entries = await loadReplayFiles(opts.inputs, stats);
+  reportMalformed();
   if (stats.flows === 0) throw inputError(`no Hubble flows in ${opts.inputs.join(', ')}`);
   const server = await startReplayServer(entries, { host, port, rate: opts.rate, tls });
   log(
@@ -56,15 +77,18 @@ export async function runReplay(opts: RunReplayOptions): Promise<ReplayServer> {
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .summary('serve exported Hubble flows over the Hubble Observer gRPC API')
+    .summary('serve exported Hubble flows (or Calico flow logs) over the Hubble Observer (or Goldmane) gRPC API')
     .description(
       'Serve flows exported with `hubble observe -o json` (files, directories or - for stdin, gzip or not) over ' +
         "Hubble's Observer API (GetFlows with number, first, follow, since/until and pod, namespace, verdict and " +
         'reply filters; ServerStatus), so that any Hubble client can read them as if from a live Hubble Relay. ' +
-        'With --rate, records are released over time, as live traffic would arrive.',
+        'With --rate, records are released over time, as live traffic would arrive. With --goldmane, serve Calico ' +
+        "flow logs (flows.log lines or Elasticsearch exports) over Calico Goldmane's Flows API (Stream and List) " +
+        'instead, on 127.0.0.1:7443 unless --listen says otherwise.',
     )
     .argument('<inputs...>', "files, directories, or '-' for stdin")
-    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:4245')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port; default 127.0.0.1:4245)')
+    .option('--goldmane', "serve Calico flow logs over Goldmane's Flows API (default address 127.0.0.1:7443)")
     .option('--rate <records-per-second>', 'release records at this pace instead of all at once')
     .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'key of the TLS certificate (PEM)')
@@ -75,9 +99,11 @@ export function registerReplayCommand(program: Command): void {
         '  $ flowwright replay samples/shop-hubble.jsonl.gz\n' +
         '  $ hubble observe --server localhost:4245 --last 20\n' +
         '  $ flowwright replay --listen 127.0.0.1:4245 --rate 500 flows.json.gz &\n' +
-        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --duration 1m',
+        '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --duration 1m\n' +
+        '  $ flowwright replay --goldmane --listen 127.0.0.1:7443 calico-flows.log.gz &\n' +
+        '  $ flowwright collect --goldmane 127.0.0.1:7443 --no-follow',
     )
-    .action(async (inputs: string[], flags: Record<string, string | undefined>) => {
+    .action(async (inputs: string[], flags: Record<string, string | boolean | undefined>) => {
       let rate: number | undefined;
       if (flags.rate !== undefined) {
         rate = Number(flags.rate);
@@ -88,11 +114,14 @@ export function registerReplayCommand(program: Command): void {
         throw usageError('--tls-cert and --tls-key go together');
       if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined)
         throw usageError('--tls-client-ca needs --tls-cert and --tls-key');
+      const goldmane = flags.goldmane === true;
+      const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
       const server = await runReplay({
         inputs,
-        listen: flags.listen ?? '127.0.0.1:4245',
+        listen: str('listen') ?? (goldmane ? '127.0.0.1:7443' : '127.0.0.1:4245'),
         rate,
-        tls: flags.tlsCert ? { cert: flags.tlsCert, key: flags.tlsKey!, clientCa: flags.tlsClientCa } : undefined,
+        goldmane,
+        tls: str('tlsCert') ? { cert: str('tlsCert')!, key: str('tlsKey')!, clientCa: str('tlsClientCa') } : undefined,
         log: (line) => process.stderr.write(`${line}\n`),
       });
       await new Promise<void>((resolve) => {

@@ -283,7 +283,10 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
   let attempt = 0;
   let client: grpc.Client | undefined;
   let call: grpc.ClientReadableStream<Obj> | undefined;
-  const onAbort = () => call?.cancel();
+  const onAbort = () => {
+    call?.cancel();
+    client?.close();
+  };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
@@ -300,6 +303,7 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
       let failure: unknown;
       let ended = false;
       try {
+        await channelReady(client, CONNECT_TIMEOUT_MS);
         if (!follow) {
           emit({ type: 'connected', address: opts.address, from });
           yield* listAll(client, proto, from, opts.pageSize ?? 1000, handleResult, () => {
@@ -409,6 +413,30 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
     call?.cancel();
     client?.close();
   }
+}
+
+/** How long one attempt waits for the connection before it counts as failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Resolves once the channel is connected, so that "connected" is reported for real connections only; a
+ * refused or failed connection rejects at once (the caller's backoff decides when to try again).
+ */
+function channelReady(client: grpc.Client, timeoutMs: number): Promise<void> {
+  const channel = client.getChannel();
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) return resolve();
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE) return reject(new Error('connection failed'));
+      if (state === grpc.connectivityState.SHUTDOWN) return reject(new Error('connection closed'));
+      channel.watchConnectivityState(state, deadline, (err) =>
+        err ? reject(new Error('no connection before the deadline')) : check(),
+      );
+    };
+    check();
+  });
 }
 
 /** Lists every page from `from` on, feeding each FlowResult to `handle`; yields batches as they fill. */
