@@ -1,7 +1,74 @@
 // Public surface of synthesis: graph → policy proposals (files + summary) and their YAML.
+
+import type { Graph } from '../model/index.js';
+import { usageError } from '../model/index.js';
+import { proposeAuthorizationPolicies } from './authorizationpolicy.js';
+import { compareStrings } from './edges.js';
+import { proposeNetworkPolicies } from './networkpolicy.js';
+import {
+  DEFAULT_POLICIES_OPTIONS,
+  POLICY_KINDS,
+  type PoliciesOptions,
+  type PoliciesProposal,
+  type PolicyKind,
+  type Proposal,
+} from './types.js';
+
+export { proposeAuthorizationPolicies, spiffePrincipal } from './authorizationpolicy.js';
 export { allowedFlows, deniedFlows, type RuleEdge, selectEdges } from './edges.js';
 export { edgeEvidence, formatCount, generatedFrom, isoTime, peerDisplay } from './evidence.js';
 export { proposeNetworkPolicies } from './networkpolicy.js';
+export {
+  DEFAULT_PATH_THRESHOLD,
+  isGrpcPath,
+  isIdSegment,
+  PATH_WILDCARD,
+  pathOnly,
+  templateMatches,
+  templatePaths,
+  templateRegex,
+} from './paths.js';
 export { renderSummary } from './summary.js';
 export * from './types.js';
 export { renderProposalFile, renderYaml } from './yaml.js';
+
+const PROPOSERS: Record<PolicyKind, ((graph: Graph, opts: PoliciesOptions) => Proposal) | undefined> = {
+  networkpolicy: proposeNetworkPolicies,
+  authorizationpolicy: proposeAuthorizationPolicies,
+  cilium: undefined,
+  calico: undefined,
+  'tenant-baseline': undefined,
+};
+
+/** `networkpolicy,cilium` → the kinds, checked by name, without duplicates, in the order of POLICY_KINDS. */
+export function parseKinds(text: string): PolicyKind[] {
+  const wanted = new Set<string>();
+  for (const part of text.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '') continue;
+    if (!(POLICY_KINDS as readonly string[]).includes(name))
+      throw usageError(`--kinds: unknown kind '${name}' (known: ${POLICY_KINDS.join(', ')})`);
+    wanted.add(name);
+  }
+  if (wanted.size === 0) throw usageError(`--kinds: name at least one of ${POLICY_KINDS.join(', ')}`);
+  return POLICY_KINDS.filter((k) => wanted.has(k));
+}
+
+/**
+ * Every selected kind from one graph: the files of all kinds together (each kind in files of its own,
+ * sorted by path) and one summary per kind. Options left out take their defaults.
+ */
+export function proposePolicies(graph: Graph, options: Partial<PoliciesOptions> = {}): PoliciesProposal {
+  const opts: PoliciesOptions = { ...DEFAULT_POLICIES_OPTIONS, ...options };
+  const out: PoliciesProposal = { files: [], summaries: [] };
+  for (const kind of POLICY_KINDS) {
+    if (!opts.kinds.includes(kind)) continue;
+    const propose = PROPOSERS[kind];
+    if (!propose) throw usageError(`--kinds: ${kind} is not available yet`);
+    const p = propose(graph, opts);
+    out.files.push(...p.files);
+    out.summaries.push({ kind, summary: p.summary });
+  }
+  out.files.sort((a, b) => compareStrings(a.path, b.path));
+  return out;
+}

@@ -30,6 +30,18 @@ export function renderSummary(summary: ProposalSummary): string {
     lines.push('', 'Workloads without a stable selector (no policy until they carry a distinguishing label):');
     for (const n of summary.needsLabels) lines.push(`  ${n.workload}: ${n.why}`);
   }
+  if (summary.namespaceFallbacks && summary.namespaceFallbacks.length > 0) {
+    lines.push(
+      '',
+      'Callers without a known identity, allowed by namespace instead of principal (broader; check them):',
+    );
+    for (const f of summary.namespaceFallbacks) lines.push(`  ${f.caller}: any workload in namespace ${f.namespace}`);
+  }
+  if (summary.crossTenant && summary.crossTenant.length > 0) {
+    lines.push('', 'Cross-tenant edges excepted from the tenant baseline because they were observed (review each):');
+    for (const c of summary.crossTenant)
+      lines.push(`  ${c.src} -> ${c.dst} ${c.protocol}/${c.port}: tenant ${c.from} -> tenant ${c.to}`);
+  }
   if (summary.belowThreshold > 0) {
     lines.push('', `${plural(summary.belowThreshold, 'edge')} below --min-flows, not proposed.`);
   }

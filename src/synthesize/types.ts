@@ -80,6 +80,10 @@ export interface ProposalSummary {
   unsupported: UnsupportedEdge[];
   /** Workloads without a stable selector: no policy until they carry a distinguishing label. */
   needsLabels: Array<{ workload: string; why: string }>;
+  /** Callers without a known identity (service account), allowed by their namespace instead (AuthorizationPolicy). */
+  namespaceFallbacks?: Array<{ caller: string; namespace: string }>;
+  /** Edges across tenants that the tenant baseline lets through because they were observed. */
+  crossTenant?: Array<{ src: string; dst: string; protocol: string; port: number; from: string; to: string }>;
   notes: string[];
 }
 
@@ -99,4 +103,47 @@ export function emptySummary(): ProposalSummary {
     needsLabels: [],
     notes: [],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every output kind at once: `proposePolicies` and `flowwright propose --kinds`.
+
+/** The output kinds, in the order their files are listed. */
+export const POLICY_KINDS = ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico', 'tenant-baseline'] as const;
+export type PolicyKind = (typeof POLICY_KINDS)[number];
+
+/** How much of the observed HTTP detail goes into L7 rules (AuthorizationPolicy, CiliumNetworkPolicy). */
+export type L7Level = 'off' | 'methods' | 'paths';
+export const L7_LEVELS: readonly L7Level[] = ['off', 'methods', 'paths'];
+
+export interface PoliciesOptions extends ProposalOptions {
+  kinds: PolicyKind[];
+  /** Istio trust domain of the SPIFFE principals, `cluster.local` unless the mesh says otherwise. */
+  trustDomain: string;
+  l7: L7Level;
+  /** More distinct values than this at one path position (under one prefix) become `{*}`. */
+  pathThreshold: number;
+  /** Namespace label whose value names a tenant; empty: every namespace is its own tenant. */
+  tenantLabel: string;
+  /** AuthorizationPolicy: add an allow-nothing policy per namespace (opt-in). */
+  istioAllowNothing: boolean;
+  /** AuthorizationPolicy: add a PeerAuthentication with mTLS STRICT per namespace (opt-in). */
+  istioStrictMtls: boolean;
+}
+
+export const DEFAULT_POLICIES_OPTIONS: Readonly<PoliciesOptions> = Object.freeze({
+  ...DEFAULT_PROPOSAL_OPTIONS,
+  kinds: ['networkpolicy'] as PolicyKind[],
+  trustDomain: 'cluster.local',
+  l7: 'paths' as L7Level,
+  pathThreshold: 10,
+  tenantLabel: '',
+  istioAllowNothing: false,
+  istioStrictMtls: false,
+});
+
+/** The files of every selected kind (sorted by path) and one summary per kind. */
+export interface PoliciesProposal {
+  files: ProposalFile[];
+  summaries: Array<{ kind: PolicyKind; summary: ProposalSummary }>;
 }

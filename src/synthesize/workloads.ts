@@ -1,0 +1,130 @@
+// What the identity- and L7-aware output kinds (Istio, Cilium, Calico) share: which workloads get a
+// policy and under which name (the same choice as for NetworkPolicy, so that the kinds line up file by
+// file), which edges reach the cluster DNS, and the observed HTTP detail of an edge as L7 rules.
+import { isKubeDns } from '../identity/index.js';
+import type { Edge, Graph, PeerNode } from '../model/index.js';
+import { compareStrings } from './edges.js';
+import { templatePaths } from './paths.js';
+import type { L7Level, ProposalSummary } from './types.js';
+
+export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
+export const DNS_PORT = 53;
+
+export type WorkloadNode = PeerNode & {
+  peer: { type: 'workload'; cluster?: string; namespace: string; name: string; kind: string };
+  selector: Record<string, string>;
+};
+
+export interface Target {
+  node: WorkloadNode;
+  /** `flowwright-<base>`: the object name in every kind. */
+  name: string;
+  /** `shop` or `east/shop`: the folder of the workload's files. */
+  dir: string;
+  /** File name without kind suffix: `frontend`, or `db-statefulset` when two kinds share a name. */
+  base: string;
+}
+
+/** The folder of a namespace's files: `shop`, or `east/shop` for a named cluster. */
+export function namespacePath(cluster: string | undefined, namespace: string): string {
+  return cluster ? `${cluster}/${namespace}` : namespace;
+}
+
+/** Workloads with a stable selector, by key; the others are listed in `summary.needsLabels`. */
+export function policyTargets(graph: Graph, summary: ProposalSummary, reserved: string[] = []): Map<string, Target> {
+  const workloads = [...graph.peers.values()]
+    .filter((n) => n.peer.type === 'workload')
+    .sort((a, b) => compareStrings(a.key, b.key));
+  const withSelector: WorkloadNode[] = [];
+  for (const node of workloads) {
+    if (node.selector && Object.keys(node.selector).length > 0) withSelector.push(node as WorkloadNode);
+    else summary.needsLabels.push({ workload: node.key, why: node.selectorReason ?? 'no selector was assigned' });
+  }
+  const sameName = new Map<string, number>();
+  for (const node of withSelector) {
+    const k = `${namespacePath(node.peer.cluster, node.peer.namespace)}/${node.peer.name}`;
+    sameName.set(k, (sameName.get(k) ?? 0) + 1);
+  }
+  const out = new Map<string, Target>();
+  for (const node of withSelector) {
+    const { cluster, namespace, name, kind } = node.peer;
+    const dir = namespacePath(cluster, namespace);
+    // Deployment `db` and StatefulSet `db` in one namespace, or a workload named like a namespace-wide file.
+    const clash = (sameName.get(`${dir}/${name}`) ?? 0) > 1 || reserved.includes(name);
+    const base = clash ? `${name}-${kind.toLowerCase()}` : name;
+    out.set(node.key, { node, name: `flowwright-${base}`, dir, base });
+  }
+  return out;
+}
+
+/** Memoized: is this peer the cluster DNS server? */
+export function kubeDnsTest(graph: Graph): (key: string) => boolean {
+  const known = new Map<string, boolean>();
+  return (key) => {
+    let v = known.get(key);
+    if (v === undefined) {
+      const node = graph.peers.get(key);
+      v = node !== undefined && node.peer.type === 'workload' && isKubeDns(node, graph.pods);
+      known.set(key, v);
+    }
+    return v;
+  };
+}
+
+/** An edge to a cluster DNS server's port 53 over UDP or TCP: allowed on both protocols everywhere. */
+export function isDnsEdge(edge: Edge, isDns: (key: string) => boolean): boolean {
+  return edge.port === DNS_PORT && (edge.protocol === 'UDP' || edge.protocol === 'TCP') && isDns(edge.dst);
+}
+
+/** One method and the path templates allowed with it (none: any path). */
+export interface HttpRule {
+  method: string;
+  paths: string[];
+}
+
+/**
+ * The HTTP detail of a destination's port, templated across all its callers (the server's API decides
+ * what is an identifier). Returns, per edge, the rules to allow, or why the edge gets no L7 rules.
+ */
+export function httpRulesByEdge(
+  edges: readonly Edge[],
+  level: L7Level,
+  threshold: number,
+): Map<Edge, { rules?: HttpRule[]; why?: string }> {
+  const out = new Map<Edge, { rules?: HttpRule[]; why?: string }>();
+  if (level === 'off') return out;
+  const byDestination = new Map<string, Edge[]>();
+  for (const e of edges) {
+    if (e.http.length === 0) continue;
+    const k = `${e.dst}|${e.protocol}/${e.port}`;
+    const list = byDestination.get(k);
+    if (list) list.push(e);
+    else byDestination.set(k, [e]);
+  }
+  for (const group of byDestination.values()) {
+    const templates = templatePaths(
+      group.flatMap((e) => e.http.map((h) => h.path)),
+      threshold,
+    );
+    for (const e of group) {
+      if ((e.httpOverflow ?? 0) > 0) {
+        // Requests beyond the stored cap were not itemized: a method or path list would deny some of them.
+        out.set(e, {
+          why: `more distinct HTTP requests than the store itemizes (${e.httpOverflow} not itemized): port-level rule only`,
+        });
+        continue;
+      }
+      const byMethod = new Map<string, Set<string>>();
+      for (const h of e.http) {
+        const paths = byMethod.get(h.method) ?? new Set<string>();
+        paths.add(templates.get(h.path) ?? h.path);
+        byMethod.set(h.method, paths);
+      }
+      const rules = [...byMethod.entries()]
+        .sort(([a], [b]) => compareStrings(a, b))
+        .map(([method, paths]) => ({ method, paths: level === 'paths' ? [...paths].sort(compareStrings) : [] }));
+      out.set(e, { rules });
+    }
+  }
+  return out;
+}
