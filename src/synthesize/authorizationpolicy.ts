@@ -260,6 +260,11 @@ function operations(caller: Caller): Record<string, unknown>[] {
       wholePorts.push(String(port));
       continue;
     }
+    // Without paths, one operation lists every method; with paths, methods and paths must not cross.
+    if (rules.every((r) => r.paths.length === 0)) {
+      out.push({ operation: { ports: [String(port)], methods: rules.map((r) => r.method) } });
+      continue;
+    }
     for (const rule of rules) {
       const operation: Record<string, unknown> = { ports: [String(port)], methods: [rule.method] };
       if (rule.paths.length > 0) operation.paths = rule.paths;
