@@ -1,0 +1,376 @@
+// The service's configuration: the `flowwright.yaml` keys that only `serve` reads (listen address, auth,
+// flush and retention, sources, proposal kinds, the policies to diff against, request limits), checked
+// key by key so that every mistake names the file and the key. The keys the service shares with the other
+// commands (db, flushEvery, minFlows, cidrPrefix, ...) are resolved by the CLI's options table and
+// handed in as `shared`.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { FlowwrightError } from '../model/index.js';
+
+export interface SourceTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  insecureSkipVerify?: boolean;
+}
+
+interface SourceCommon {
+  /** Shown in logs, metrics (`source` label) and health; unique. Default `<type>:<address>`. */
+  name: string;
+  reconnect: { initialMs: number; maxMs: number };
+}
+
+export interface HubbleRelaySource extends SourceCommon {
+  type: 'hubble-relay';
+  address: string;
+  tls?: SourceTls;
+  namespaces?: string[];
+  verdicts?: string[];
+  excludeReplies: boolean;
+  /** First start only (no checkpoint yet): how far back to start, in ms before now. Default: new flows only. */
+  sinceMs?: number;
+}
+
+export interface GoldmaneSource extends SourceCommon {
+  type: 'goldmane';
+  address: string;
+  tls?: SourceTls;
+  namespaces?: string[];
+  sinceMs?: number;
+}
+
+export interface KafkaSource extends SourceCommon {
+  type: 'kafka';
+  /** The whole mapping as written: the Kafka consumer validates its own options. */
+  options: Record<string, unknown>;
+}
+
+export type SourceConfig = HubbleRelaySource | GoldmaneSource | KafkaSource;
+
+export const PROPOSAL_KINDS = ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico', 'tenant-baseline'] as const;
+
+/** The keys of flowwright.yaml shared with the other commands that the service uses. */
+export interface SharedConfig {
+  db: string;
+  flushEvery: number;
+  minFlows: number;
+  cidrPrefix: number;
+  cidrPrefixV6: number;
+  defaultDeny: boolean;
+  allowDropped: boolean;
+}
+
+export interface ServeConfig extends SharedConfig {
+  /** The file the configuration came from, for messages; undefined when there was none. */
+  file?: string;
+  listen: { host: string; port: number };
+  /** The bearer token every /api and /metrics request must carry; undefined = no authentication. */
+  token?: string;
+  /** Write the aggregate to the database at least this often (ms). */
+  flushIntervalMs: number;
+  /** Hourly buckets older than this are deleted (ms); undefined = kept forever. */
+  retentionMs?: number;
+  /** The learning window the API and page use when a request names none (ms before now); undefined = all. */
+  windowMs?: number;
+  sources: SourceConfig[];
+  /** Proposal kinds offered by the API and page. */
+  kinds: string[];
+  /** Existing policies (a directory of YAML manifests) that verify and diff compare against. */
+  policiesDir?: string;
+  limits: { maxBodyBytes: number; maxHeaderBytes: number; maxUrlBytes: number; requestTimeoutMs: number };
+  /** How long SIGTERM may take before the process gives up on a clean stop (ms). */
+  shutdownTimeoutMs: number;
+}
+
+/** Top-level keys of flowwright.yaml that belong to the service (the CLI lets them through its own check). */
+export const SERVE_FILE_KEYS = [
+  'listen',
+  'auth',
+  'flushInterval',
+  'retention',
+  'window',
+  'sources',
+  'proposals',
+  'policies',
+  'limits',
+  'shutdownTimeout',
+] as const;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3_600e3, d: 86_400e3, w: 604_800e3 };
+
+type Obj = Record<string, unknown>;
+
+/** Reads and checks one part of the file, building messages `file: key.path: problem`. */
+function createChecker(file: string | undefined) {
+  const fail = (path: string, message: string): never => {
+    throw new FlowwrightError('usage', `${path}: ${message}`, file ? { file } : undefined);
+  };
+  const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const mapping = (v: unknown, path: string, known: readonly string[]): Obj => {
+    if (!isObj(v)) return fail(path, `expected a mapping, got ${describe(v)}`);
+    for (const k of Object.keys(v))
+      if (!known.includes(k)) fail(`${path}.${k}`, `unknown key (known: ${known.join(', ')})`);
+    return v;
+  };
+  const string = (v: unknown, path: string): string => {
+    if (typeof v !== 'string' || v.trim() === '') return fail(path, `expected a non-empty string, got ${describe(v)}`);
+    return v;
+  };
+  const bool = (v: unknown, path: string): boolean => {
+    if (typeof v !== 'boolean') return fail(path, `expected true or false, got ${describe(v)}`);
+    return v;
+  };
+  const int = (v: unknown, path: string, min: number, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      return fail(path, `expected an integer from ${min} to ${max}, got ${describe(v)}`);
+    return v;
+  };
+  const duration = (v: unknown, path: string): number => {
+    const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(v.trim()) : null;
+    if (!m) return fail(path, `expected a duration like 500ms, 30s, 15m, 24h or 7d, got ${describe(v)}`);
+    return Number(m[1]) * UNITS[m[2]];
+  };
+  const strings = (v: unknown, path: string): string[] => {
+    if (!Array.isArray(v)) return fail(path, `expected a list of strings, got ${describe(v)}`);
+    return v.map((x, i) => string(x, `${path}[${i}]`));
+  };
+  return { fail, mapping, string, bool, int, duration, strings, isObj };
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `'${v}'`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** `host:port` or `[v6]:port` to listen on; port 0 picks a free one. */
+export function parseListen(text: string, where: string, file?: string): { host: string; port: number } {
+  const bad = () =>
+    new FlowwrightError('usage', `${where}: '${text}' is not host:port (e.g. 0.0.0.0:8080 or 127.0.0.1:8080)`, {
+      file,
+    });
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]*)):(\d+)$/.exec(text.trim());
+  if (!m) throw bad();
+  const port = Number(m[3]);
+  if (port > 65535) throw bad();
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export interface LoadServeOptions {
+  /** The YAML text and the file it came from; undefined = no file (defaults only). */
+  text?: string;
+  file?: string;
+  shared: SharedConfig;
+  /** Overrides from the command line (win over the file). */
+  listen?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads the file named by --config. Unreadable files are configuration errors naming the file. */
+export function readServeConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FlowwrightError(
+      'usage',
+      `cannot read the configuration: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { file: path },
+    );
+  }
+}
+
+/** Parses and checks the service's keys; the result is frozen. */
+export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
+  const env = opts.env ?? process.env;
+  const c = createChecker(opts.file);
+  let doc: unknown = {};
+  if (opts.text !== undefined) {
+    try {
+      doc = parseYaml(opts.text) ?? {};
+    } catch (err) {
+      throw new FlowwrightError('usage', `not valid YAML: ${(err as Error).message}`, { file: opts.file });
+    }
+  }
+  if (!c.isObj(doc)) c.fail('(top level)', `expected a mapping of keys to values, got ${describe(doc)}`);
+  const top = doc as Obj;
+
+  const listenText =
+    opts.listen ??
+    env.FLOWWRIGHT_LISTEN ??
+    (top.listen !== undefined ? c.string(top.listen, 'listen') : '127.0.0.1:8080');
+  const listen = parseListen(
+    listenText,
+    opts.listen !== undefined ? '--listen' : env.FLOWWRIGHT_LISTEN !== undefined ? 'FLOWWRIGHT_LISTEN' : 'listen',
+    opts.file,
+  );
+
+  // The token itself never sits in the config file: it comes from a file (a mounted Secret) or the environment.
+  let token: string | undefined;
+  if (top.auth !== undefined) {
+    const auth = c.mapping(top.auth, 'auth', ['tokenFile', 'tokenEnv']);
+    if (auth.tokenFile !== undefined && auth.tokenEnv !== undefined)
+      c.fail('auth', 'give tokenFile or tokenEnv, not both');
+    if (auth.tokenFile !== undefined) {
+      const path = c.string(auth.tokenFile, 'auth.tokenFile');
+      try {
+        token = readFileSync(path, 'utf8').trim();
+      } catch (err) {
+        c.fail('auth.tokenFile', `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      if (!token) c.fail('auth.tokenFile', `'${path}' is empty`);
+    }
+    if (auth.tokenEnv !== undefined) {
+      const name = c.string(auth.tokenEnv, 'auth.tokenEnv');
+      token = env[name]?.trim();
+      if (!token) c.fail('auth.tokenEnv', `the environment variable ${name} is not set or empty`);
+    }
+  }
+  if (token !== undefined && token.length < 16) c.fail('auth', 'the token must be at least 16 characters long');
+
+  const flushIntervalMs = top.flushInterval !== undefined ? c.duration(top.flushInterval, 'flushInterval') : 10_000;
+  if (flushIntervalMs < 100) c.fail('flushInterval', 'must be at least 100ms');
+  const retentionMs = top.retention !== undefined ? c.duration(top.retention, 'retention') : undefined;
+  if (retentionMs !== undefined && retentionMs < 3_600_000) c.fail('retention', 'must be at least 1h');
+  const windowMs = top.window !== undefined ? c.duration(top.window, 'window') : undefined;
+
+  const sources: SourceConfig[] = [];
+  if (top.sources !== undefined) {
+    if (!Array.isArray(top.sources)) c.fail('sources', `expected a list of sources, got ${describe(top.sources)}`);
+    (top.sources as unknown[]).forEach((s, i) => {
+      sources.push(parseSource(c, s, `sources[${i}]`));
+    });
+  }
+  const names = new Set<string>();
+  sources.forEach((s, i) => {
+    if (names.has(s.name)) c.fail(`sources[${i}].name`, `'${s.name}' is used by an earlier source`);
+    names.add(s.name);
+  });
+
+  let kinds = ['networkpolicy'];
+  let policiesDir: string | undefined;
+  if (top.proposals !== undefined) {
+    const p = c.mapping(top.proposals, 'proposals', ['kinds']);
+    if (p.kinds !== undefined) {
+      kinds = c.strings(p.kinds, 'proposals.kinds');
+      kinds.forEach((k, i) => {
+        if (!(PROPOSAL_KINDS as readonly string[]).includes(k))
+          c.fail(`proposals.kinds[${i}]`, `unknown kind '${k}' (known: ${PROPOSAL_KINDS.join(', ')})`);
+      });
+      if (kinds.length === 0) c.fail('proposals.kinds', 'name at least one kind');
+    }
+  }
+  if (top.policies !== undefined) {
+    const p = c.mapping(top.policies, 'policies', ['dir']);
+    if (p.dir !== undefined) policiesDir = c.string(p.dir, 'policies.dir');
+  }
+
+  const limits = { maxBodyBytes: 0, maxHeaderBytes: 16_384, maxUrlBytes: 4096, requestTimeoutMs: 30_000 };
+  if (top.limits !== undefined) {
+    const l = c.mapping(top.limits, 'limits', ['maxBodyBytes', 'maxHeaderBytes', 'maxUrlBytes', 'requestTimeout']);
+    if (l.maxBodyBytes !== undefined) limits.maxBodyBytes = c.int(l.maxBodyBytes, 'limits.maxBodyBytes', 0, 1 << 20);
+    if (l.maxHeaderBytes !== undefined)
+      limits.maxHeaderBytes = c.int(l.maxHeaderBytes, 'limits.maxHeaderBytes', 1024, 1 << 20);
+    if (l.maxUrlBytes !== undefined) limits.maxUrlBytes = c.int(l.maxUrlBytes, 'limits.maxUrlBytes', 256, 65_536);
+    if (l.requestTimeout !== undefined) limits.requestTimeoutMs = c.duration(l.requestTimeout, 'limits.requestTimeout');
+  }
+  const shutdownTimeoutMs =
+    top.shutdownTimeout !== undefined ? c.duration(top.shutdownTimeout, 'shutdownTimeout') : 25_000;
+
+  return Object.freeze({
+    ...opts.shared,
+    file: opts.file,
+    listen,
+    token,
+    flushIntervalMs,
+    retentionMs,
+    windowMs,
+    sources,
+    kinds,
+    policiesDir,
+    limits,
+    shutdownTimeoutMs,
+  });
+}
+
+const SOURCE_TYPES = ['hubble-relay', 'goldmane', 'kafka'];
+
+function parseSource(c: ReturnType<typeof createChecker>, raw: unknown, path: string): SourceConfig {
+  if (!c.isObj(raw)) return c.fail(path, `expected a mapping with a 'type', got ${describe(raw)}`);
+  const type = raw.type;
+  if (typeof type !== 'string' || !SOURCE_TYPES.includes(type))
+    return c.fail(`${path}.type`, `expected one of ${SOURCE_TYPES.join(', ')}, got ${describe(type)}`);
+  const reconnect = { initialMs: 500, maxMs: 30_000 };
+  const readCommon = (s: Obj) => {
+    if (s.reconnect !== undefined) {
+      const r = c.mapping(s.reconnect, `${path}.reconnect`, ['initial', 'max']);
+      if (r.initial !== undefined) reconnect.initialMs = c.duration(r.initial, `${path}.reconnect.initial`);
+      if (r.max !== undefined) reconnect.maxMs = c.duration(r.max, `${path}.reconnect.max`);
+      if (reconnect.maxMs < reconnect.initialMs) c.fail(`${path}.reconnect`, 'max must not be below initial');
+    }
+  };
+  const tls = (v: unknown): SourceTls | undefined => {
+    if (v === undefined) return undefined;
+    if (v === true) return {};
+    const t = c.mapping(v, `${path}.tls`, ['ca', 'cert', 'key', 'serverName', 'insecureSkipVerify']);
+    const out: SourceTls = {};
+    for (const k of ['ca', 'cert', 'key', 'serverName'] as const)
+      if (t[k] !== undefined) out[k] = c.string(t[k], `${path}.tls.${k}`);
+    if (t.insecureSkipVerify !== undefined)
+      out.insecureSkipVerify = c.bool(t.insecureSkipVerify, `${path}.tls.insecureSkipVerify`);
+    if ((out.cert === undefined) !== (out.key === undefined))
+      c.fail(`${path}.tls`, 'a client certificate needs its key, and a key needs its certificate');
+    return out;
+  };
+  const name = (address: string) =>
+    raw.name !== undefined ? c.string(raw.name, `${path}.name`) : `${type as string}:${address}`;
+
+  if (type === 'hubble-relay') {
+    const s = c.mapping(raw, path, [
+      'type',
+      'name',
+      'address',
+      'tls',
+      'namespaces',
+      'verdicts',
+      'excludeReplies',
+      'since',
+      'reconnect',
+    ]);
+    readCommon(s);
+    const address = c.string(s.address, `${path}.address`);
+    return {
+      type,
+      name: name(address),
+      address,
+      tls: tls(s.tls),
+      namespaces: s.namespaces !== undefined ? c.strings(s.namespaces, `${path}.namespaces`) : undefined,
+      verdicts: s.verdicts !== undefined ? c.strings(s.verdicts, `${path}.verdicts`) : undefined,
+      excludeReplies: s.excludeReplies !== undefined ? c.bool(s.excludeReplies, `${path}.excludeReplies`) : false,
+      sinceMs: s.since !== undefined ? c.duration(s.since, `${path}.since`) : undefined,
+      reconnect,
+    };
+  }
+  if (type === 'goldmane') {
+    const s = c.mapping(raw, path, ['type', 'name', 'address', 'tls', 'namespaces', 'since', 'reconnect']);
+    readCommon(s);
+    const address = c.string(s.address, `${path}.address`);
+    return {
+      type,
+      name: name(address),
+      address,
+      tls: tls(s.tls),
+      namespaces: s.namespaces !== undefined ? c.strings(s.namespaces, `${path}.namespaces`) : undefined,
+      sinceMs: s.since !== undefined ? c.duration(s.since, `${path}.since`) : undefined,
+      reconnect,
+    };
+  }
+  // Kafka: the consumer checks its own keys; the service only needs a name for metrics and health.
+  const { type: _t, name: _n, reconnect: _r, ...options } = raw;
+  readCommon(raw);
+  const brokers = options.brokers;
+  const label = Array.isArray(brokers) ? brokers.join(',') : typeof brokers === 'string' ? brokers : 'kafka';
+  return { type: 'kafka', name: name(label), options, reconnect };
+}

@@ -1,0 +1,324 @@
+// The learning half of the service: every configured source streams into ONE aggregator, which is
+// written to the store on an interval (and when enough flows are pending), together with each source's
+// checkpoint, in one transaction. A source that fails is retried with backoff forever; its state is
+// what /readyz and /metrics report. stop() (SIGTERM) ends every stream, lets each hand over what it
+// has received, writes it all, and closes the store: what was received is in the database, and each
+// source resumes after its stored checkpoint on the next start.
+import { createAggregator } from '../aggregate/index.js';
+import { streamGoldmaneFlows } from '../collect/calico/goldmane.js';
+import { streamRelayFlows } from '../collect/hubble/relay.js';
+import {
+  type CollectStats,
+  describeError,
+  emptyStats,
+  type FlowBatch,
+  FlowwrightError,
+  type GraphDelta,
+} from '../model/index.js';
+import { openStore, type Store } from '../store/index.js';
+import type { ServeConfig, SourceConfig } from './config.js';
+import { createHistogram } from './metrics.js';
+
+const HOUR_MS = 3_600_000;
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export type ConnectionState = 'starting' | 'connected' | 'reconnecting' | 'failed' | 'stopped';
+
+export interface SourceStatus {
+  name: string;
+  type: SourceConfig['type'];
+  /** The checkpoint key in the store. */
+  checkpoint: string;
+  state: ConnectionState;
+  stats: CollectStats;
+  /** Flows a resumed stream sent again, recognized and skipped. */
+  duplicates: number;
+  connections: number;
+  reconnects: number;
+  lastError?: string;
+  lastConnectedAt?: number;
+  /** Consumer lag per topic/partition, for sources that have one (Kafka). */
+  lag?: Array<{ topic: string; partition: number; lag: number }>;
+}
+
+/** Opens one source's stream of batches. Kafka plugs in here when its consumer is available. */
+export type SourceOpener = (
+  source: SourceConfig,
+  ctx: {
+    stats: CollectStats;
+    status: SourceStatus;
+    signal: AbortSignal;
+    resumeAfter?: string;
+    log: Log;
+  },
+) => AsyncIterable<FlowBatch>;
+
+export interface ServiceOptions {
+  config: ServeConfig;
+  log: Log;
+  /** Openers by source type; the built-in ones cover hubble-relay and goldmane. */
+  openers?: Partial<Record<SourceConfig['type'], SourceOpener>>;
+  now?: () => number;
+}
+
+export interface Service {
+  readonly store: Store;
+  readonly sources: SourceStatus[];
+  /** Bumped by every flush that wrote flows, so readers can cache per generation. */
+  generation(): number;
+  /** Writes everything pending now. */
+  flush(): void;
+  /** Deletes hourly buckets older than the retention window; returns rows removed. */
+  prune(): number;
+  /** Counters and timings for /metrics. */
+  readonly counters: {
+    flushes: number;
+    flushErrors: number;
+    /** Deltas taken from the aggregator but not yet written (a failing disk): retried in order. */
+    unwritten: () => number;
+    pruned: number;
+    replies: () => number;
+    unknownReply: () => number;
+    pendingFlows: () => number;
+    flushSeconds: ReturnType<typeof createHistogram>;
+  };
+  readonly stopping: () => boolean;
+  /** Stops every source, writes what was received, closes the store. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export function sourceCheckpointKey(s: SourceConfig): string {
+  if (s.type === 'hubble-relay') return `hubble-relay:${s.address}`;
+  if (s.type === 'goldmane') return `goldmane:${s.address}`;
+  return `kafka:${s.name}`;
+}
+
+const builtInOpeners: Partial<Record<SourceConfig['type'], SourceOpener>> = {
+  'hubble-relay': (s, ctx) => {
+    if (s.type !== 'hubble-relay') throw new Error('wrong opener');
+    const now = Date.now();
+    return streamRelayFlows(
+      {
+        address: s.address,
+        tls: s.tls,
+        follow: true,
+        resumeAfter: ctx.resumeAfter,
+        since:
+          ctx.resumeAfter === undefined && s.sinceMs !== undefined
+            ? new Date(now - s.sinceMs).toISOString()
+            : undefined,
+        namespaces: s.namespaces,
+        verdicts: s.verdicts,
+        excludeReplies: s.excludeReplies,
+        backoff: s.reconnect,
+        signal: ctx.signal,
+        onEvent: (e) => {
+          if (e.type === 'connected') connected(ctx.status);
+          else if (e.type === 'disconnected') disconnected(ctx.status, e.error, e.retryInMs, ctx.log);
+          else if (e.type === 'duplicates') ctx.status.duplicates += e.n;
+          else if (e.type === 'lost')
+            ctx.log('warn', 'the source reports lost events', { source: ctx.status.name, lost: e.n, node: e.node });
+        },
+      },
+      ctx.stats,
+    );
+  },
+  goldmane: (s, ctx) => {
+    if (s.type !== 'goldmane') throw new Error('wrong opener');
+    return streamGoldmaneFlows(
+      {
+        address: s.address,
+        tls: s.tls,
+        follow: true,
+        resumeAfter: ctx.resumeAfter,
+        since: s.sinceMs !== undefined ? -Math.floor(s.sinceMs / 1000) : undefined,
+        namespaces: s.namespaces,
+        backoff: s.reconnect,
+        signal: ctx.signal,
+        onEvent: (e) => {
+          if (e.type === 'connected') connected(ctx.status);
+          else if (e.type === 'disconnected') disconnected(ctx.status, e.error, e.retryInMs, ctx.log);
+          else if (e.type === 'duplicates') ctx.status.duplicates += e.n;
+        },
+      },
+      ctx.stats,
+    );
+  },
+};
+
+function connected(status: SourceStatus) {
+  status.state = 'connected';
+  status.connections++;
+  status.lastConnectedAt = Date.now();
+}
+
+function disconnected(status: SourceStatus, error: string, retryInMs: number, log: Log) {
+  status.state = 'reconnecting';
+  status.reconnects++;
+  status.lastError = error;
+  log('warn', 'source disconnected', { source: status.name, error, retryInMs });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Opens the store and starts every source. Throws FlowwrightError('store') if the database cannot be opened. */
+export function startService(opts: ServiceOptions): Service {
+  const { config, log } = opts;
+  const now = opts.now ?? Date.now;
+  const openers = { ...builtInOpeners, ...opts.openers };
+  for (const s of config.sources) {
+    if (!openers[s.type])
+      throw new FlowwrightError(
+        'usage',
+        `${s.name}: sources of type '${s.type}' are not supported by this build of flowwright`,
+        config.file ? { file: config.file } : undefined,
+      );
+  }
+  const store = openStore(config.db);
+  const aggregator = createAggregator();
+  const stop = new AbortController();
+  const unwritten: GraphDelta[] = [];
+  let generation = 0;
+  const flushSeconds = createHistogram([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+  const counters: Service['counters'] = {
+    flushes: 0,
+    flushErrors: 0,
+    unwritten: () => unwritten.length,
+    pruned: 0,
+    replies: () => aggregator.stats.replies,
+    unknownReply: () => aggregator.stats.unknownReply,
+    pendingFlows: () => aggregator.pending().flows,
+    flushSeconds,
+  };
+
+  const flush = () => {
+    const started = performance.now();
+    const pending = aggregator.pending();
+    unwritten.push(aggregator.take());
+    try {
+      // Deltas add up and checkpoints only move forward, so writing an earlier failed delta first keeps both right.
+      while (unwritten.length > 0) {
+        store.applyDelta(unwritten[0]);
+        unwritten.shift();
+      }
+      counters.flushes++;
+      if (pending.flows > 0) generation++;
+    } catch (err) {
+      counters.flushErrors++;
+      log('error', 'cannot write to the database; will retry at the next flush', {
+        error: describeError(err),
+        unwrittenFlushes: unwritten.length,
+      });
+    } finally {
+      flushSeconds.observe((performance.now() - started) / 1000);
+    }
+  };
+
+  const prune = () => {
+    if (config.retentionMs === undefined) return 0;
+    const hour = Math.floor((now() - config.retentionMs) / HOUR_MS);
+    try {
+      const removed = store.pruneHoursBefore(hour);
+      counters.pruned += removed;
+      if (removed > 0) {
+        generation++;
+        log('info', 'retention: removed hourly buckets', { removed, before: new Date(hour * HOUR_MS).toISOString() });
+      }
+      return removed;
+    } catch (err) {
+      log('error', 'retention: cannot prune', { error: describeError(err) });
+      return 0;
+    }
+  };
+
+  const statuses: SourceStatus[] = config.sources.map((s) => ({
+    name: s.name,
+    type: s.type,
+    checkpoint: sourceCheckpointKey(s),
+    state: 'starting',
+    stats: emptyStats(),
+    duplicates: 0,
+    connections: 0,
+    reconnects: 0,
+  }));
+
+  const runSource = async (source: SourceConfig, status: SourceStatus) => {
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        // The aggregator may hold a newer checkpoint than the store: write it before resuming from the store.
+        flush();
+        const resumeAfter = store.getCheckpoint(status.checkpoint)?.position;
+        const batches = openers[source.type]!(source, {
+          stats: status.stats,
+          status,
+          signal: stop.signal,
+          resumeAfter,
+          log,
+        });
+        for await (const batch of batches) {
+          failures = 0;
+          aggregator.add(batch.flows);
+          if (batch.checkpoint) aggregator.setCheckpoint(batch.checkpoint);
+          if (aggregator.pending().flows >= config.flushEvery) flush();
+        }
+        if (stop.signal.aborted) break;
+        throw new Error('the stream ended');
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        // The collectors retry connection failures themselves; what reaches here is a refusal or a bug.
+        failures++;
+        const retryInMs = Math.min(source.reconnect.maxMs, source.reconnect.initialMs * 2 ** Math.min(failures, 16));
+        status.state = 'failed';
+        status.lastError = describeError(err);
+        status.reconnects++;
+        log('error', 'source failed; restarting it', { source: status.name, error: status.lastError, retryInMs });
+        await sleep(retryInMs, stop.signal);
+      }
+    }
+    status.state = 'stopped';
+  };
+
+  const loops = config.sources.map((s, i) => runSource(s, statuses[i]));
+  const flushTimer = setInterval(flush, config.flushIntervalMs);
+  prune();
+  const pruneTimer = setInterval(prune, HOUR_MS);
+  flushTimer.unref?.();
+  pruneTimer.unref?.();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    store,
+    sources: statuses,
+    generation: () => generation,
+    flush,
+    prune,
+    counters,
+    stopping: () => stop.signal.aborted,
+    stop() {
+      stopping ??= (async () => {
+        stop.abort();
+        clearInterval(flushTimer);
+        clearInterval(pruneTimer);
+        await Promise.allSettled(loops);
+        flush();
+        const lost = unwritten.length;
+        store.close();
+        if (lost > 0) throw new FlowwrightError('store', `${config.db}: could not write ${lost} pending flushes`);
+      })();
+      return stopping;
+    },
+  };
+}
