@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { assignSelectors, explainSelector } from '../identity/index.js';
-import { type Graph, usageError } from '../model/index.js';
+import { FlowwrightError, type Graph, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import {
   type Proposal,
@@ -81,6 +81,12 @@ export function registerProposeCommand(program: Command): void {
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
     const graph = loadProposalGraph(config);
+    if (graph.edges.length === 0)
+      throw new FlowwrightError(
+        'nothing',
+        `no traffic learned in ${config.db}${config.since || config.until ? ' in this window' : ''}: ` +
+          'nothing to propose (learn some first: flowwright ingest <files>)',
+      );
     const proposal = proposeNetworkPolicies(graph, proposalOptions(config));
     if (typeof flags.out === 'string') {
       const written = writeProposal(proposal, flags.out);
