@@ -6,11 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_CODES, FlowwrightError } from '../model/index.js';
 import { registerCollectCommand } from './collect.js';
+import { registerDiffCommand } from './diff.js';
+import { registerExplainCommand } from './explain.js';
 import { registerGraphCommand } from './graph.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerPrCommand } from './pr.js';
 import { registerProposeCommand } from './propose.js';
-import { registerServeCommand } from './serve.js';
 import { registerReplayCommand } from './replay.js';
+import { registerServeCommand } from './serve.js';
+import { registerVerifyCommand } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('flowwright')
@@ -32,6 +36,10 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerGraphCommand(program);
   registerProposeCommand(program);
+  registerVerifyCommand(program);
+  registerDiffCommand(program);
+  registerExplainCommand(program);
+  registerPrCommand(program);
   registerServeCommand(program);
   registerCollectCommand(program);
   registerReplayCommand(program);

@@ -335,7 +335,7 @@ function deleteRules(text: string, removals: RuleUsage[], policies: NetworkPolic
     const prefix = p.source.item !== undefined ? ['items', p.source.item, 'spec'] : ['spec'];
     doc.setIn([...prefix, 'policyTypes'], [...p.policyTypes]);
   }
-  return list.map((d) => d.toString({ lineWidth: 0 })).join('');
+  return list.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join('');
 }
 
 function observedOf(e: Edge | undefined): Observed | null {
@@ -403,8 +403,12 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
     }
   }
   if (input.existing.authorizationPolicies.length > 0) {
+    const mixed = input.existing.authorizationPolicies.filter((p) => input.existingFiles.has(p.source.file)).length;
     notes.push(
-      `${input.existing.authorizationPolicies.length} AuthorizationPolicies in the existing set are not compared (NetworkPolicy only)${opts.mode === 'replace' ? ' and their files are deleted with the rest: keep them separately' : ''}.`,
+      `${input.existing.authorizationPolicies.length} AuthorizationPolicies in the existing set are not compared (NetworkPolicy only)` +
+        (opts.mode === 'replace' && mixed > 0
+          ? `; ${mixed} of them share a file with NetworkPolicies and go with it: keep them separately.`
+          : '.'),
     );
   }
   const files: FileChange[] = [];

@@ -159,13 +159,21 @@ export function decideEdge(
   return first!;
 }
 
+const REASON_WORDS: Partial<Record<ConnectionDecision['egress']['reason'], string>> = {
+  'not-a-pod': 'not a pod',
+  'host-network': 'host network',
+  'same-pod': 'same pod',
+  'own-node': "the pod's own node",
+  'not-isolated': 'not isolated',
+};
+
 /** One line saying what decided a connection. */
 export function decisionSummary(d: ConnectionDecision): string {
   const side = (s: ConnectionDecision['egress']) => {
     const at = `${s.direction} at ${s.endpoint}`;
     if (s.allowed) {
       if (s.allowedBy) return `${at} allowed by ${s.allowedBy.policy} spec.${s.direction}[${s.allowedBy.rule}]`;
-      return `${at} allowed (${s.reason})`;
+      return `${at} allowed (${REASON_WORDS[s.reason] ?? s.reason})`;
     }
     const by = s.selecting.map((p) => p.policy).join(', ');
     return `${at} denied: isolated by ${by}, no rule matches`;

@@ -1,0 +1,134 @@
+// Markdown for pull requests (the PR bot embeds it as is): a heading, a summary table, then one table
+// per finding kind, with long parts (explanations, file diffs) folded in <details>.
+import type { ConnectionChange, DiffReport } from './diff.js';
+import { unifiedDiff } from './linediff.js';
+import { code, iso, markdownTable, portText, windowText } from './render-common.js';
+import { lastSeenText, observedText, ruleText } from './render-table.js';
+import type { VerifiedEdge, VerifyReport } from './verify.js';
+
+function fence(text: string, lang = ''): string {
+  // A fence longer than any backtick run inside, so diff content cannot close it.
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const f = '`'.repeat(longest + 1);
+  return `${f}${lang}\n${text.trimEnd()}\n${f}`;
+}
+
+function details(summary: string, body: string): string {
+  return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+
+function verifiedRows(edges: VerifiedEdge[]): string[][] {
+  return edges.map((e) => [
+    code(e.srcName),
+    code(e.dstName),
+    e.request ? `${portText(e)} ${code(`${e.request.method} ${e.request.path}`)}` : portText(e),
+    e.layer,
+    String(e.request?.count ?? (e.allowedFlows || e.droppedFlows)),
+    iso(e.lastSeen),
+    e.summary,
+  ]);
+}
+
+const VERIFIED_HEADER = ['source', 'destination', 'port', 'layer', 'flows', 'last seen', 'why'];
+
+export function renderVerifyMarkdown(r: VerifyReport): string {
+  const t = r.totals;
+  const status =
+    t.broken === 0 ? 'nothing observed would break' : `**${t.broken} observed connection(s) would be denied**`;
+  const out = [
+    '### flowwright verify',
+    '',
+    `Replay of the learned traffic (${windowText(r.window)}) through ${r.policies.networkPolicies} NetworkPolicies and ${r.policies.authorizationPolicies} AuthorizationPolicies: ${status}.`,
+    '',
+    markdownTable(
+      ['', 'value'],
+      [
+        ['coverage (observed connections allowed)', `${r.coverage.toFixed(1)}% (${t.allowed} of ${t.observed})`],
+        ['coverage by flows', `${r.flowCoverage.toFixed(1)}%`],
+        ['observed connections denied', String(t.broken)],
+        ['dropped in reality, now allowed', `${t.droppedNowAllowed} of ${t.dropped}`],
+        ['not evaluated', String(t.skipped)],
+      ],
+    ),
+  ];
+  if (r.broken.length > 0) {
+    out.push(
+      '',
+      '#### Observed connections that would be denied',
+      '',
+      markdownTable(VERIFIED_HEADER, verifiedRows(r.broken), [4]),
+    );
+    const text = r.broken.map((e) => e.explanation.trimEnd()).join('\n\n');
+    out.push('', details('Explanations', fence(text)));
+  }
+  if (r.droppedNowAllowed.length > 0)
+    out.push(
+      '',
+      '#### Dropped in reality, now allowed',
+      '',
+      markdownTable(VERIFIED_HEADER, verifiedRows(r.droppedNowAllowed), [4]),
+    );
+  if (r.undetermined.length > 0)
+    out.push(
+      '',
+      '#### HTTP requests flows cannot settle',
+      '',
+      markdownTable(VERIFIED_HEADER, verifiedRows(r.undetermined), [4]),
+    );
+  if (r.skipped.length > 0) {
+    const rows = r.skipped.map((e) => [code(e.srcName), code(e.dstName), portText(e), e.why]);
+    out.push(
+      '',
+      details(`Not evaluated (${r.skipped.length})`, markdownTable(['source', 'destination', 'port', 'why'], rows)),
+    );
+  }
+  if (r.warnings.length > 0) out.push('', '#### Warnings', '', ...r.warnings.map((w) => `- ${w}`));
+  return `${out.join('\n')}\n`;
+}
+
+function changeRows(changes: ConnectionChange[]): string[][] {
+  return changes.map((c) => [code(c.srcName), code(c.dstName), portText(c), observedText(c)]);
+}
+
+export function renderDiffMarkdown(r: DiffReport): string {
+  const observedDenied = r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length;
+  const out = [
+    `### flowwright policy diff (mode \`${r.mode}\`)`,
+    '',
+    `${r.existing.networkPolicies} existing NetworkPolicies against ${r.proposed.networkPolicies} proposed, over ${r.universe.connections} connections between the observed peers (${windowText(r.window)}).`,
+    '',
+    markdownTable(
+      ['change', 'connections'],
+      [
+        ['newly allowed', `${r.newlyAllowed.length} (${r.newlyAllowed.filter((c) => c.observed).length} observed)`],
+        ['newly denied', `${r.newlyDenied.length} (${observedDenied} with observed traffic)`],
+        ['allowed by both', String(r.allowedByBoth.length)],
+        ['unused existing rules', String(r.unusedRules.length)],
+        ['files changed', String(r.files.length)],
+      ],
+    ),
+  ];
+  const header = ['source', 'destination', 'port', 'observed'];
+  if (r.newlyAllowed.length > 0)
+    out.push('', '#### Newly allowed', '', markdownTable(header, changeRows(r.newlyAllowed)));
+  if (r.newlyDenied.length > 0) out.push('', '#### Newly denied', '', markdownTable(header, changeRows(r.newlyDenied)));
+  if (r.unusedRules.length > 0) {
+    const since = r.unusedSince === null ? 'in the learning window' : `since ${iso(r.unusedSince)}`;
+    out.push(
+      '',
+      `#### Existing rules unused ${since} (tightening candidates)`,
+      '',
+      markdownTable(
+        ['rule', 'allows', 'last seen', 'action'],
+        r.unusedRules.map((u) => [code(ruleText(u)), u.description, lastSeenText(u), u.removed ? 'removed' : 'kept']),
+      ),
+    );
+  }
+  if (r.files.length > 0) {
+    out.push('', '#### Files', '', ...r.files.map((f) => `- ${f.status} ${code(f.path)}`));
+    const diff = r.files.map((f) => unifiedDiff(f.before, f.after, f.path)).join('');
+    out.push('', details('YAML diff', fence(diff, 'diff')));
+  }
+  if (r.notes.length > 0) out.push('', '#### Notes', '', ...r.notes.map((n) => `- ${n}`));
+  return `${out.join('\n')}\n`;
+}
