@@ -70,6 +70,7 @@ export async function runServe(opts: RunServeOptions): Promise<void> {
     log('info', 'stopped', {
       flowsReceived: received,
       repliesSkipped: service.counters.replies(),
+      dependencies: service.counters.dependencies(),
       flushes: service.counters.flushes,
       sources: service.sources.map((s) => ({ name: s.name, flows: s.stats.flows, duplicates: s.duplicates })),
     });

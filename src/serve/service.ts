@@ -79,6 +79,8 @@ export interface Service {
     unwritten: () => number;
     pruned: number;
     replies: () => number;
+    /** Flows that became edge evidence (replies excluded). */
+    dependencies: () => number;
     unknownReply: () => number;
     pendingFlows: () => number;
     flushSeconds: ReturnType<typeof createHistogram>;
@@ -198,6 +200,7 @@ export function startService(opts: ServiceOptions): Service {
     unwritten: () => unwritten.length,
     pruned: 0,
     replies: () => aggregator.stats.replies,
+    dependencies: () => aggregator.stats.flows,
     unknownReply: () => aggregator.stats.unknownReply,
     pendingFlows: () => aggregator.pending().flows,
     flushSeconds,

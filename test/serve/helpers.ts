@@ -1,0 +1,67 @@
+// Shared by the serve tests: a generated shop export with recent flow times (so a source configured
+// with `since: 1h` sees it), the reference graph that `ingest` learns from it, and small HTTP helpers.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { hubbleLines } from '../../samples/hubble.js';
+import { shopScenario } from '../../samples/shop.js';
+import { runIngest } from '../../src/cli/ingest.js';
+import type { Graph } from '../../src/model/index.js';
+import { openStore } from '../../src/store/index.js';
+
+export interface ShopExport {
+  file: string;
+  /** Flow records in the file, replies included. */
+  flows: number;
+  /** A database holding what ingest learned from the file. */
+  db: string;
+  graph: Graph;
+}
+
+/** Writes `flows` shop flow records spread over the 10 minutes before now, and ingests them as the reference. */
+export async function shopExport(dir: string, flows: number, seed = 7): Promise<ShopExport> {
+  const file = join(dir, 'shop.json.gz');
+  const startMs = Date.now() - 10 * 60_000;
+  const lines = [...hubbleLines(shopScenario(), { flows, seed, startMs, spanMs: 9 * 60_000, l7: true })];
+  writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
+  const db = join(dir, 'reference.db');
+  const summary = await runIngest({ inputs: [file], db, progress: false });
+  return { file, flows: summary.flows, db, graph: loadGraph(db) };
+}
+
+export function loadGraph(db: string): Graph {
+  const store = openStore(db, { readonly: true });
+  try {
+    return store.loadGraph();
+  } finally {
+    store.close();
+  }
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
+  return { status: res.status, headers: res.headers, body: body as any };
+}
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
