@@ -51,7 +51,11 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return { status: res.status, headers: res.headers, body: body as any };
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000) {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+) {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
