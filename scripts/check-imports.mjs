@@ -26,6 +26,7 @@ const packages = {
   'better-sqlite3': ['store'],
   kafkajs: ['collect/kafka'],
   commander: ['cli'],
+  '@octokit/rest': ['prbot'],
 };
 
 function walk(dir) {

@@ -10,6 +10,7 @@ import { registerDiffCommand } from './diff.js';
 import { registerExplainCommand } from './explain.js';
 import { registerGraphCommand } from './graph.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerPrCommand } from './pr.js';
 import { registerProposeCommand } from './propose.js';
 import { registerReplayCommand } from './replay.js';
 import { registerServeCommand } from './serve.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerDiffCommand(program);
   registerExplainCommand(program);
+  registerPrCommand(program);
   registerServeCommand(program);
   registerCollectCommand(program);
   registerReplayCommand(program);

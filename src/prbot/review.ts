@@ -1,0 +1,148 @@
+// The bot's narrow view of review: the unused rules of the current set (for tighten), and, for a
+// planned change, the connection-level diff (before = every policy in the directory, after = the same
+// with the planned files applied) and a verify of the result.
+import { parseAllDocuments } from 'yaml';
+import type { Graph } from '../model/index.js';
+import {
+  emptyLoaded,
+  type Inventory,
+  inventoryFromGraph,
+  type LoadedPolicies,
+  mergeLoaded,
+  parsePolicyText,
+} from '../policy/index.js';
+import { type DiffReport, diffPolicies, verifyPolicies } from '../review/index.js';
+import { emptySummary, type ProposalFile } from '../synthesize/index.js';
+import type { Plan, RuleRemoval } from './plan.js';
+import type { RepoPolicies } from './repo.js';
+
+export interface ReviewCounts {
+  newlyAllowed: number;
+  newlyDenied: number;
+  unchanged: number;
+  unusedRules: number;
+}
+
+export interface VerifySummary {
+  /** Percent of observed connections the policies after the change allow. */
+  coverage: number;
+  observed: number;
+  broken: number;
+  /** Markdown lines naming the broken connections (a few), if any. */
+  details?: string;
+}
+
+export interface ReviewResult {
+  counts?: ReviewCounts;
+  /** The diff as Markdown for the description's details section. */
+  markdown?: string;
+  verify?: VerifySummary;
+  report?: DiffReport;
+}
+
+export interface ReviewContext {
+  graph: Graph;
+  inventory: Inventory;
+  repo: RepoPolicies;
+  /** Reference time and threshold for unused rules (tighten). */
+  unusedForMs?: number;
+}
+
+export function reviewContext(graph: Graph, repo: RepoPolicies, unusedForMs?: number): ReviewContext {
+  return { graph, inventory: inventoryFromGraph(graph), repo, unusedForMs };
+}
+
+function existingFiles(repo: RepoPolicies): Map<string, string> {
+  return new Map(repo.files.map((f) => [f.path, f.text]));
+}
+
+/** The files of the directory after the plan: deleted files gone, changed files with their new text. */
+function filesAfter(repo: RepoPolicies, plan: Plan): Map<string, string> {
+  const after = existingFiles(repo);
+  for (const c of plan.changes) {
+    if (c.after === undefined) after.delete(c.path);
+    else after.set(c.path, c.after);
+  }
+  return after;
+}
+
+function loadAll(files: Map<string, string>): LoadedPolicies {
+  const out = emptyLoaded();
+  for (const [path, text] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    mergeLoaded(out, parsePolicyText(text, path));
+  return out;
+}
+
+/**
+ * The whole after-set as the "proposal" of a replace diff: review then compares the current directory
+ * with exactly what the branch will hold, over the observed universe.
+ */
+function asProposal(files: Map<string, string>): ProposalFile[] {
+  const out: ProposalFile[] = [];
+  for (const [path, text] of files) {
+    const docs = parseAllDocuments(text);
+    const documents = (Array.isArray(docs) ? docs : [])
+      .filter((d) => d.errors.length === 0)
+      .map((d) => d.toJS({ maxAliasCount: 100 }) as unknown)
+      .filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v));
+    if (documents.length > 0) out.push({ path, kind: 'Files', namespace: '', documents });
+  }
+  return out;
+}
+
+function runDiff(ctx: ReviewContext, after: Map<string, string> | undefined): DiffReport {
+  return diffPolicies(
+    {
+      graph: ctx.graph,
+      inventory: ctx.inventory,
+      existing: ctx.repo.loaded,
+      existingFiles: existingFiles(ctx.repo),
+      proposal: { files: after ? asProposal(after) : [], summary: emptySummary() },
+    },
+    { mode: after ? 'replace' : 'additive', unusedForMs: ctx.unusedForMs },
+  );
+}
+
+/** Rules of the current set that matched no observed traffic (within --unused-for when given). */
+export function unusedRules(ctx: ReviewContext): RuleRemoval[] {
+  return runDiff(ctx, undefined).unusedRules.map((u) => ({
+    file: u.source.file,
+    document: u.source.document,
+    direction: u.direction,
+    rule: u.rule,
+  }));
+}
+
+const BROKEN_SHOWN = 10;
+
+export function reviewPlan(ctx: ReviewContext, plan: Plan): ReviewResult {
+  const after = filesAfter(ctx.repo, plan);
+  const report = runDiff(ctx, after);
+  // The diff's own file list describes its replace of everything; the branch changes only the planned files.
+  report.files = plan.changes.map((c) => ({
+    path: c.path,
+    status: c.status,
+    before: c.before ?? null,
+    after: c.after ?? null,
+  }));
+  const verify = verifyPolicies(ctx.graph, ctx.inventory, loadAll(after));
+  const details = verify.broken
+    .slice(0, BROKEN_SHOWN)
+    .map((b) => `- \`${b.srcName}\` → \`${b.dstName}\` ${b.protocol}/${b.port}: ${b.summary}`);
+  if (verify.broken.length > BROKEN_SHOWN) details.push(`- … and ${verify.broken.length - BROKEN_SHOWN} more`);
+  return {
+    counts: {
+      newlyAllowed: report.newlyAllowed.length,
+      newlyDenied: report.newlyDenied.length,
+      unchanged: report.allowedByBoth.length,
+      unusedRules: report.unusedRules.length,
+    },
+    report,
+    verify: {
+      coverage: verify.coverage,
+      observed: verify.totals.observed,
+      broken: verify.totals.broken,
+      details: details.length > 0 ? details.join('\n') : undefined,
+    },
+  };
+}
