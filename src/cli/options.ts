@@ -139,6 +139,40 @@ export const OPTIONS = {
     default: false,
     parse: parseBoolean,
   },
+  kinds: {
+    flag: '--kinds <list>',
+    env: 'FLOWWRIGHT_KINDS',
+    description:
+      'policy kinds to propose, comma-separated: networkpolicy, authorizationpolicy, cilium, calico, tenant-baseline',
+    default: 'networkpolicy',
+    parse: parseString,
+  },
+  trustDomain: {
+    flag: '--trust-domain <domain>',
+    env: 'FLOWWRIGHT_TRUST_DOMAIN',
+    description: 'Istio trust domain of the SPIFFE principals in AuthorizationPolicies',
+    default: 'cluster.local',
+    parse: parseString,
+  },
+  l7: {
+    flag: '--l7 <level>',
+    env: 'FLOWWRIGHT_L7',
+    description: 'HTTP detail in AuthorizationPolicy and Cilium rules: off, methods or paths (templated)',
+    default: 'paths',
+    parse: (raw, where) => {
+      const v = String(raw).trim().toLowerCase();
+      if (v !== 'off' && v !== 'methods' && v !== 'paths')
+        throw usageError(`${where}: expected off, methods or paths, got '${raw}'`);
+      return v as string;
+    },
+  },
+  tenantLabel: {
+    flag: '--tenant-label <label>',
+    env: 'FLOWWRIGHT_TENANT_LABEL',
+    description: 'namespace label whose value names a tenant (tenant-baseline); default: each namespace is a tenant',
+    default: '',
+    parse: parseString,
+  },
 } satisfies Record<string, OptionSpec<unknown>>;
 
 export type OptionKey = keyof typeof OPTIONS;

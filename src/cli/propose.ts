@@ -1,21 +1,41 @@
-// `flowwright propose`: the learned graph → least-privilege NetworkPolicies, one file per workload and a
-// default deny per namespace, written under --out or printed to stdout; the summary goes to stderr.
+// `flowwright propose`: the learned graph → least-privilege policy of the selected kinds (NetworkPolicy by
+// default; Istio AuthorizationPolicy, CiliumNetworkPolicy, Calico, tenant baseline), one file per workload
+// and kind, written under --out or printed to stdout; the summaries go to stderr.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { assignSelectors, explainSelector } from '../identity/index.js';
 import { FlowwrightError, type Graph, usageError } from '../model/index.js';
+import { emptyLoaded, inventoryFromGraph, mergeLoaded, parsePolicyText } from '../policy/index.js';
+import { checkConsistency, renderConsistency } from '../review/index.js';
 import { openStore } from '../store/index.js';
 import {
+  DEFAULT_PATH_THRESHOLD,
+  type L7Level,
+  type PoliciesOptions,
   type Proposal,
   type ProposalOptions,
-  proposeNetworkPolicies,
+  parseKinds,
+  proposePolicies,
   renderProposalFile,
   renderSummary,
 } from '../synthesize/index.js';
-import { addOptions, type Config, parseTime, resolveConfig } from './options.js';
+import { addOptions, type Config, parseInteger, parseTime, resolveConfig } from './options.js';
 
-const KEYS = ['db', 'since', 'until', 'minFlows', 'cidrPrefix', 'cidrPrefixV6', 'defaultDeny', 'allowDropped'] as const;
+const KEYS = [
+  'db',
+  'since',
+  'until',
+  'minFlows',
+  'cidrPrefix',
+  'cidrPrefixV6',
+  'defaultDeny',
+  'allowDropped',
+  'kinds',
+  'trustDomain',
+  'l7',
+  'tenantLabel',
+] as const;
 
 /** Loads the graph in the configured window and assigns selectors: the input of every proposal. */
 export function loadProposalGraph(config: Pick<Config, 'db' | 'since' | 'until'>): Graph {
@@ -42,8 +62,24 @@ export function proposalOptions(config: Config): ProposalOptions {
   };
 }
 
+/** Every option of `proposePolicies` from the resolved configuration and the command's own flags. */
+export function policiesOptions(config: Config, flags: Record<string, unknown> = {}): PoliciesOptions {
+  const threshold = flags.pathThreshold;
+  return {
+    ...proposalOptions(config),
+    kinds: parseKinds(config.kinds),
+    trustDomain: config.trustDomain,
+    l7: config.l7 as L7Level,
+    tenantLabel: config.tenantLabel,
+    pathThreshold:
+      typeof threshold === 'string' ? parseInteger(1)(threshold, '--path-threshold') : DEFAULT_PATH_THRESHOLD,
+    istioAllowNothing: flags.istioAllowNothing === true,
+    istioStrictMtls: flags.istioStrictMtls === true,
+  };
+}
+
 /** Writes each proposal file under `dir`, returning the paths written. */
-export function writeProposal(proposal: Proposal, dir: string): string[] {
+export function writeProposal(proposal: Pick<Proposal, 'files'>, dir: string): string[] {
   return proposal.files.map((f) => {
     const path = join(dir, f.path);
     mkdirSync(dirname(path), { recursive: true });
@@ -53,33 +89,63 @@ export function writeProposal(proposal: Proposal, dir: string): string[] {
 }
 
 /** All files as one YAML stream, each introduced by a `# file:` comment. */
-export function proposalAsStream(proposal: Proposal): string {
+export function proposalAsStream(proposal: Pick<Proposal, 'files'>): string {
   return proposal.files.map((f) => `# file: ${f.path}\n${renderProposalFile(f)}`).join('---\n');
+}
+
+/** With both NetworkPolicy and AuthorizationPolicy proposed: are they consistent? (Text for stderr.) */
+export function proposalConsistency(graph: Graph, proposal: Pick<Proposal, 'files'>, trustDomain: string): string {
+  const loaded = emptyLoaded();
+  for (const f of proposal.files) {
+    if (f.kind === 'NetworkPolicy' && f.path.endsWith('.networkpolicy.yaml'))
+      mergeLoaded(loaded, parsePolicyText(renderProposalFile(f), f.path));
+    else if (f.kind === 'AuthorizationPolicy') mergeLoaded(loaded, parsePolicyText(renderProposalFile(f), f.path));
+  }
+  const report = checkConsistency(loaded.networkPolicies, loaded.authorizationPolicies, inventoryFromGraph(graph), {
+    trustDomain,
+  });
+  return renderConsistency(report);
 }
 
 export function registerProposeCommand(program: Command): void {
   const cmd = program
     .command('propose')
-    .summary('propose least-privilege NetworkPolicies from the learned graph')
+    .summary('propose least-privilege policy (NetworkPolicy, Istio, Cilium, Calico) from the learned graph')
     .description(
-      'Turn the observed dependencies into Kubernetes NetworkPolicies: one per workload, with ingress and ' +
-        'egress rules for exactly the peers and ports that were seen, DNS egress to kube-dns where names were ' +
-        'resolved, and a default-deny policy per namespace. Every rule carries its evidence (flow count, first ' +
-        'and last seen) as a comment. Dropped flows are never allowed silently: they are listed as "observed ' +
-        'but denied" in the summary on stderr (--allow-dropped to include them).',
+      'Turn the observed dependencies into policy: one file per workload and kind, with rules for exactly the ' +
+        'peers and ports that were seen, DNS egress to kube-dns where names were resolved, and a default-deny ' +
+        'NetworkPolicy per namespace. --kinds selects the outputs: networkpolicy (default), authorizationpolicy ' +
+        '(Istio, callers by SPIFFE identity, HTTP methods and templated paths per --l7), cilium ' +
+        '(CiliumNetworkPolicy with toFQDNs, entities and HTTP rules), calico (projectcalico.org/v3 NetworkPolicy) ' +
+        'and tenant-baseline (deny across tenants except the observed edges, as a Calico tier and as ' +
+        'AdminNetworkPolicy). Every rule carries its evidence (flow count, first and last seen) as a comment. ' +
+        'Dropped flows are never allowed silently: they are listed as "observed but denied" in the summary on ' +
+        'stderr (--allow-dropped to include them). With networkpolicy and authorizationpolicy together, the ' +
+        'two sets are checked for consistency.',
     )
-    .option('--out <dir>', 'write one YAML file per workload under this directory (default: print to stdout)')
+    .option('--out <dir>', 'write one YAML file per workload and kind under this directory (default: stdout)')
     .option('--explain-selectors', 'print why each workload selector was chosen, on stderr')
+    .option(
+      '--path-threshold <n>',
+      `more distinct values than this at one path position become {*} (default: ${DEFAULT_PATH_THRESHOLD})`,
+    )
+    .option('--istio-allow-nothing', 'also write an allow-nothing AuthorizationPolicy per namespace (opt-in)')
+    .option('--istio-strict-mtls', 'also write a PeerAuthentication with mTLS STRICT per namespace (opt-in)')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  $ flowwright propose --out policies/\n' +
         '  $ flowwright propose --since 7d --min-flows 5 --cidr-prefix 24\n' +
-        '  $ flowwright propose --no-default-deny | kubectl apply --dry-run=server -f -',
+        '  $ flowwright propose --no-default-deny | kubectl apply --dry-run=server -f -\n' +
+        '  $ flowwright propose --kinds networkpolicy,authorizationpolicy --l7 methods --trust-domain corp.example --out policies/\n' +
+        '  $ flowwright propose --kinds authorizationpolicy --istio-allow-nothing --istio-strict-mtls\n' +
+        '  $ flowwright propose --kinds cilium,calico --out policies/\n' +
+        '  $ flowwright propose --kinds tenant-baseline --tenant-label team',
     );
   addOptions(cmd, [...KEYS]);
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
+    const options = policiesOptions(config, flags);
     const graph = loadProposalGraph(config);
     if (graph.edges.length === 0)
       throw new FlowwrightError(
@@ -87,7 +153,7 @@ export function registerProposeCommand(program: Command): void {
         `no traffic learned in ${config.db}${config.since || config.until ? ' in this window' : ''}: ` +
           'nothing to propose (learn some first: flowwright ingest <files>)',
       );
-    const proposal = proposeNetworkPolicies(graph, proposalOptions(config));
+    const proposal = proposePolicies(graph, options);
     if (typeof flags.out === 'string') {
       const written = writeProposal(proposal, flags.out);
       process.stderr.write(`wrote ${written.length} files under ${flags.out}\n`);
@@ -99,6 +165,10 @@ export function registerProposeCommand(program: Command): void {
         if (node.peer.type === 'workload') process.stderr.write(`${explainSelector(graph, node.key)}\n`);
       }
     }
-    process.stderr.write(renderSummary(proposal.summary));
+    const several = proposal.summaries.length > 1;
+    for (const { kind, summary } of proposal.summaries)
+      process.stderr.write(`${several ? `\n[${kind}]\n` : ''}${renderSummary(summary)}`);
+    if (options.kinds.includes('networkpolicy') && options.kinds.includes('authorizationpolicy'))
+      process.stderr.write(`\n${proposalConsistency(graph, proposal, options.trustDomain)}`);
   });
 }

@@ -3,8 +3,11 @@
 import type { Graph } from '../model/index.js';
 import { usageError } from '../model/index.js';
 import { proposeAuthorizationPolicies } from './authorizationpolicy.js';
+import { proposeCalicoPolicies } from './calico.js';
+import { proposeCiliumPolicies } from './cilium.js';
 import { compareStrings } from './edges.js';
 import { proposeNetworkPolicies } from './networkpolicy.js';
+import { proposeTenantBaseline } from './tenant.js';
 import {
   DEFAULT_POLICIES_OPTIONS,
   POLICY_KINDS,
@@ -15,6 +18,14 @@ import {
 } from './types.js';
 
 export { proposeAuthorizationPolicies, spiffePrincipal } from './authorizationpolicy.js';
+export {
+  CALICO_NAMESPACE_LABEL,
+  calicoNamespaceSelector,
+  calicoQuote,
+  calicoSelector,
+  proposeCalicoPolicies,
+} from './calico.js';
+export { CILIUM_NAMESPACE_LABEL, proposeCiliumPolicies } from './cilium.js';
 export { allowedFlows, deniedFlows, type RuleEdge, selectEdges } from './edges.js';
 export { edgeEvidence, formatCount, generatedFrom, isoTime, peerDisplay } from './evidence.js';
 export { proposeNetworkPolicies } from './networkpolicy.js';
@@ -29,15 +40,16 @@ export {
   templateRegex,
 } from './paths.js';
 export { renderSummary } from './summary.js';
+export { proposeTenantBaseline, TENANT_TIER } from './tenant.js';
 export * from './types.js';
 export { renderProposalFile, renderYaml } from './yaml.js';
 
-const PROPOSERS: Record<PolicyKind, ((graph: Graph, opts: PoliciesOptions) => Proposal) | undefined> = {
+const PROPOSERS: Record<PolicyKind, (graph: Graph, opts: PoliciesOptions) => Proposal> = {
   networkpolicy: proposeNetworkPolicies,
   authorizationpolicy: proposeAuthorizationPolicies,
-  cilium: undefined,
-  calico: undefined,
-  'tenant-baseline': undefined,
+  cilium: proposeCiliumPolicies,
+  calico: proposeCalicoPolicies,
+  'tenant-baseline': proposeTenantBaseline,
 };
 
 /** `networkpolicy,cilium` → the kinds, checked by name, without duplicates, in the order of POLICY_KINDS. */
@@ -63,9 +75,7 @@ export function proposePolicies(graph: Graph, options: Partial<PoliciesOptions> 
   const out: PoliciesProposal = { files: [], summaries: [] };
   for (const kind of POLICY_KINDS) {
     if (!opts.kinds.includes(kind)) continue;
-    const propose = PROPOSERS[kind];
-    if (!propose) throw usageError(`--kinds: ${kind} is not available yet`);
-    const p = propose(graph, opts);
+    const p = PROPOSERS[kind](graph, opts);
     out.files.push(...p.files);
     out.summaries.push({ kind, summary: p.summary });
   }
