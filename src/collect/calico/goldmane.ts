@@ -10,7 +10,6 @@
 //     and flow key) are recognized and skipped, so a restarted server or a flaky network double-counts nothing;
 //   - a restarted flowwright resumes from the checkpoint (`resumeAfter`) the store kept.
 // follow: false reads what the server holds through the List call, page by page, and stops.
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import {
@@ -19,22 +18,22 @@ import {
   type Flow,
   type FlowBatch,
   FlowwrightError,
-  inputError,
   usageError,
 } from '../../model/index.js';
+import {
+  backoffDelay,
+  channelCredentials,
+  channelReady,
+  describeGrpcError,
+  FATAL_CODES,
+  type GrpcTlsOptions,
+  parseHostPort,
+  sleep,
+} from '../grpc.js';
 import { LIST_PATH, loadGoldmaneProto, normalizeGoldmaneFlow, STREAM_PATH, TO_OBJECT } from './proto.js';
 
-export interface GoldmaneTlsOptions {
-  /** PEM file of the CA that signed the server certificate (Goldmane's is issued by the Tigera operator CA). */
-  ca?: string;
-  /** Client certificate and key (PEM files): Goldmane requires them (mTLS). */
-  cert?: string;
-  key?: string;
-  /** Name to verify in the server certificate when it differs from the host, e.g. `goldmane.calico-system.svc`. */
-  serverName?: string;
-  /** Encrypt but do not verify the server certificate. For tests and emergencies only. */
-  insecureSkipVerify?: boolean;
-}
+/** TLS for Goldmane: its certificate is issued by the Tigera operator CA, and it requires client certificates. */
+export type GoldmaneTlsOptions = GrpcTlsOptions;
 
 export interface GoldmaneOptions {
   /** `host:port` (port 7443, Goldmane's, when left out) or `[ipv6]:port`. */
@@ -75,103 +74,26 @@ export type GoldmaneEvent =
 
 /** Goldmane's port in calico-system. */
 export const GOLDMANE_PORT = 7443;
-const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 const DEFAULT_ATTEMPTS_NO_FOLLOW = 5;
 const DEFAULT_SETTLE_MS = 20_000;
 /** Flow keys are remembered this long (seconds of flow time) to recognize repeats after a reconnect. */
 const SEEN_WINDOW_S = 600;
 const HIGH_WATER = 4096;
 
-const FATAL_CODES = new Set([
-  grpc.status.UNIMPLEMENTED,
-  grpc.status.INVALID_ARGUMENT,
-  grpc.status.UNAUTHENTICATED,
-  grpc.status.PERMISSION_DENIED,
-]);
-
 /** Checks `host:port` syntax and fills in Goldmane's port. Returns the gRPC target. */
 export function parseGoldmaneAddress(address: string): string {
-  const bad = (why: string) =>
-    usageError(`--goldmane '${address}': ${why} (expected host:port, e.g. goldmane.calico-system:7443)`);
-  const text = address.trim();
-  if (text === '' || text.includes('://') || /\s/.test(text)) throw bad('not a host:port');
-  let host = text;
-  let port = GOLDMANE_PORT;
-  const bracket = text.startsWith('[') ? text.indexOf(']') : -1;
-  const colon = text.lastIndexOf(':');
-  if (text.startsWith('[')) {
-    if (bracket < 0) throw bad("missing ']'");
-    host = text.slice(1, bracket);
-    if (bracket + 1 < text.length) {
-      if (text[bracket + 1] !== ':') throw bad('unexpected text after the IPv6 address');
-      port = Number(text.slice(bracket + 2));
-    }
-  } else if (colon >= 0) {
-    if (text.indexOf(':') !== colon) throw bad('IPv6 addresses go in brackets');
-    host = text.slice(0, colon);
-    port = Number(text.slice(colon + 1));
-  }
-  if (host === '') throw bad('empty host');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('port must be 1-65535');
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw inputError(`cannot read the TLS ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      file: path,
-    });
-  }
+  return parseHostPort(address, {
+    option: '--goldmane',
+    defaultPort: GOLDMANE_PORT,
+    example: 'goldmane.calico-system:7443',
+  }).target;
 }
 
 /** Channel credentials (plaintext, TLS or mTLS) and the channel options that go with them. */
-export function goldmaneCredentials(tls: GoldmaneTlsOptions | undefined): {
-  credentials: grpc.ChannelCredentials;
-  options: grpc.ChannelOptions;
-} {
-  if (!tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  if ((tls.cert === undefined) !== (tls.key === undefined))
-    throw usageError('a TLS client certificate needs its key, and a key needs its certificate');
-  const ca = tls.ca ? readPem(tls.ca, 'CA file') : null;
-  const key = tls.key ? readPem(tls.key, 'client key') : null;
-  const cert = tls.cert ? readPem(tls.cert, 'client certificate') : null;
-  const verify: grpc.VerifyOptions = tls.insecureSkipVerify
-    ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
-    : {};
-  const options: grpc.ChannelOptions = {};
-  if (tls.serverName) {
-    options['grpc.ssl_target_name_override'] = tls.serverName;
-    options['grpc.default_authority'] = tls.serverName;
-  }
-  return { credentials: grpc.credentials.createSsl(ca, key, cert, verify), options };
-}
+export const goldmaneCredentials = channelCredentials;
 
-/** Exponential backoff with jitter: half the step fixed, half random, so clients do not retry in step. */
-export function goldmaneBackoff(attempt: number, backoff = DEFAULT_BACKOFF, random = Math.random): number {
-  const step = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(step / 2 + (random() * step) / 2);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-function describeGrpcError(err: unknown): string {
-  const e = err as Partial<grpc.ServiceError>;
-  if (e && typeof e.code === 'number') return `${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
+/** Exponential backoff with jitter, as for Hubble Relay. */
+export const goldmaneBackoff = backoffDelay;
 
 type Obj = Record<string, unknown>;
 
@@ -417,27 +339,6 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
 
 /** How long one attempt waits for the connection before it counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Resolves once the channel is connected, so that "connected" is reported for real connections only; a
- * refused or failed connection rejects at once (the caller's backoff decides when to try again).
- */
-function channelReady(client: grpc.Client, timeoutMs: number): Promise<void> {
-  const channel = client.getChannel();
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const state = channel.getConnectivityState(true);
-      if (state === grpc.connectivityState.READY) return resolve();
-      if (state === grpc.connectivityState.TRANSIENT_FAILURE) return reject(new Error('connection failed'));
-      if (state === grpc.connectivityState.SHUTDOWN) return reject(new Error('connection closed'));
-      channel.watchConnectivityState(state, deadline, (err) =>
-        err ? reject(new Error('no connection before the deadline')) : check(),
-      );
-    };
-    check();
-  });
-}
 
 /** Lists every page from `from` on, feeding each FlowResult to `handle`; yields batches as they fill. */
 async function* listAll(

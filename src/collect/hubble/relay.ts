@@ -8,7 +8,6 @@
 //      normalizer as the file collector, so both sources produce identical records.
 //   4. On any failure: reconnect with exponential backoff and jitter, asking for flows since the last flow
 //      time seen; flows at exactly that instant that were already counted are skipped.
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {
   addIssue,
@@ -16,9 +15,18 @@ import {
   type Flow,
   type FlowBatch,
   FlowwrightError,
-  inputError,
   usageError,
 } from '../../model/index.js';
+import {
+  backoffDelay,
+  channelCredentials,
+  describeGrpcError,
+  FATAL_CODES,
+  type GrpcTlsOptions,
+  type HostPort,
+  parseHostPort,
+  sleep,
+} from '../grpc.js';
 import { handleHubbleRecord } from './json.js';
 import {
   formatTimestamp,
@@ -30,17 +38,8 @@ import {
   SERVER_STATUS_PATH,
 } from './proto.js';
 
-export interface RelayTlsOptions {
-  /** PEM file of the CA that signed the server certificate (Hubble Relay's `hubble-relay-client-certs` ca.crt). */
-  ca?: string;
-  /** Client certificate and key (PEM files) for servers that require mTLS. */
-  cert?: string;
-  key?: string;
-  /** Name to verify in the server certificate, e.g. `*.hubble-relay.cilium.io`, when it differs from the host. */
-  serverName?: string;
-  /** Encrypt but do not verify the server certificate. For tests and emergencies only. */
-  insecureSkipVerify?: boolean;
-}
+/** TLS for Hubble Relay: `ca` is the `hubble-relay-client-certs` ca.crt; the name is often `*.hubble-relay.cilium.io`. */
+export type RelayTlsOptions = GrpcTlsOptions;
 
 export interface RelayOptions {
   /** `host:port` (port 4245 when left out), or `[ipv6]:port`. */
@@ -94,7 +93,6 @@ export type RelayEvent =
   | { type: 'node_status'; state: string; nodes: string[]; message: string }
   | { type: 'duplicates'; n: number };
 
-const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 const DEFAULT_ATTEMPTS_NO_FOLLOW = 5;
 const STATUS_DEADLINE_MS = 10_000;
 /** Responses buffered before the stream is paused; gRPC flow control then slows the server down. */
@@ -102,80 +100,16 @@ const HIGH_WATER = 4096;
 
 const VERDICTS = ['FORWARDED', 'DROPPED', 'ERROR', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED'];
 
-/** Errors that retrying cannot fix: the server is not a Hubble server, or refuses us. */
-const FATAL_CODES = new Set([
-  grpc.status.UNIMPLEMENTED,
-  grpc.status.INVALID_ARGUMENT,
-  grpc.status.UNAUTHENTICATED,
-  grpc.status.PERMISSION_DENIED,
-]);
-
 /**
  * Checks `host:port` syntax and fills in Hubble Relay's port. Returns the gRPC target. `what` names the
  * option in messages; a listening address may use port 0 (any free port).
  */
-export function parseRelayAddress(
-  address: string,
-  what = '--hubble-relay',
-  allowPortZero = false,
-): { host: string; port: number; target: string } {
-  const text = address.trim();
-  const bad = (why: string) => usageError(`${what} '${address}': ${why} (expected host:port, e.g. localhost:4245)`);
-  if (text === '') throw bad('empty address');
-  if (text.includes('://')) throw bad('no scheme, just host and port');
-  let host: string;
-  let portText: string | undefined;
-  if (text.startsWith('[')) {
-    const end = text.indexOf(']');
-    if (end < 0) throw bad("missing ']'");
-    host = text.slice(1, end);
-    const rest = text.slice(end + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw bad('unexpected text after the IPv6 address');
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colon = text.lastIndexOf(':');
-    if (colon >= 0 && text.indexOf(':') !== colon) throw bad('IPv6 addresses go in brackets');
-    host = colon < 0 ? text : text.slice(0, colon);
-    portText = colon < 0 ? undefined : text.slice(colon + 1);
-  }
-  if (host === '' || /[\s/]/.test(host)) throw bad('bad host');
-  const port = portText === undefined ? 4245 : Number(portText);
-  const min = allowPortZero ? 0 : 1;
-  if (portText === '' || !Number.isInteger(port) || port < min || port > 65535) throw bad(`port must be ${min}-65535`);
-  return { host, port, target: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
-}
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw inputError(`cannot read the TLS ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      file: path,
-    });
-  }
+export function parseRelayAddress(address: string, what = '--hubble-relay', allowPortZero = false): HostPort {
+  return parseHostPort(address, { option: what, defaultPort: 4245, example: 'localhost:4245', allowPortZero });
 }
 
 /** Channel credentials and the options that go with them (the name to verify). */
-export function relayCredentials(tls: RelayTlsOptions | undefined): {
-  credentials: grpc.ChannelCredentials;
-  options: grpc.ChannelOptions;
-} {
-  if (!tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  if ((tls.cert === undefined) !== (tls.key === undefined))
-    throw usageError('a TLS client certificate needs its key, and a key needs its certificate');
-  const ca = tls.ca ? readPem(tls.ca, 'CA file') : null;
-  const cert = tls.cert ? readPem(tls.cert, 'client certificate') : null;
-  const key = tls.key ? readPem(tls.key, 'client key') : null;
-  const verify: grpc.VerifyOptions = tls.insecureSkipVerify
-    ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
-    : {};
-  const options: grpc.ChannelOptions = {};
-  if (tls.serverName) {
-    options['grpc.ssl_target_name_override'] = tls.serverName;
-    options['grpc.default_authority'] = tls.serverName;
-  }
-  return { credentials: grpc.credentials.createSsl(ca, key, cert, verify), options };
-}
+export const relayCredentials = channelCredentials;
 
 /** The whitelist and blacklist that express the options, as hubble observe would send them. */
 export function flowFilters(opts: Pick<RelayOptions, 'namespaces' | 'verdicts' | 'excludeReplies'>): {
@@ -199,30 +133,7 @@ export function flowFilters(opts: Pick<RelayOptions, 'namespaces' | 'verdicts' |
   return { whitelist, blacklist };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Exponential backoff with jitter: half the step is fixed, half random, so many clients do not retry in step. */
-export function backoffDelay(attempt: number, backoff = DEFAULT_BACKOFF, random = Math.random): number {
-  const step = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(step / 2 + (random() * step) / 2);
-}
-
-function describeGrpcError(err: unknown): string {
-  const e = err as Partial<grpc.ServiceError>;
-  if (e && typeof e.code === 'number') return `${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
+export { backoffDelay };
 
 function serverStatus(
   client: grpc.Client,
