@@ -148,7 +148,11 @@ describe('end to end: generated traffic → store → proposal → evaluation', 
       for (const src of endpointsOf(peer(e.src)))
         for (const dst of endpointsOf(peer(e.dst))) {
           const d = evaluateConnection(compiled, { src, dst, protocol: e.protocol, port: e.port }, { detail: false });
-          assert.equal(d.allowed, false, `${e.src} -> ${e.dst} ${e.port}/${e.protocol} was dropped and must stay denied`);
+          assert.equal(
+            d.allowed,
+            false,
+            `${e.src} -> ${e.dst} ${e.port}/${e.protocol} was dropped and must stay denied`,
+          );
         }
     }
   });
