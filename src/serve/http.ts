@@ -405,6 +405,10 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
         sources,
       });
     }
+    if (path === '/favicon.ico') {
+      res.writeHead(204, SECURITY_HEADERS);
+      return res.end();
+    }
     const staticFile = STATIC[path];
     if (staticFile) return send(res, 200, files.get(staticFile)!, CONTENT_TYPES[extname(staticFile)]);
     if (path === '/metrics' || path.startsWith('/api/')) {

@@ -1,0 +1,131 @@
+// The review page in headless Chromium (Debian's chromium, driven by playwright-core): it loads the
+// graph, finds a known workload by search, shows its evidence, opens its proposal (downloadable YAML)
+// and its diff against an existing policy directory, and keeps a screenshot in test-artifacts/.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium } from 'playwright-core';
+import { assignSelectors } from '../../src/identity/index.js';
+import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
+import { type ShopExport, shopExport, waitFor } from '../serve/helpers.js';
+
+const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
+const root = new URL('../..', import.meta.url).pathname;
+const artifacts = join(root, 'test-artifacts');
+const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-browser-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let shop: ShopExport;
+let frontend: string;
+let frontendFile: string;
+const policiesDir = join(dir, 'policies');
+
+before(async () => {
+  shop = await shopExport(dir, 3000, 3);
+  const graph = shop.graph;
+  assignSelectors(graph);
+  frontend = [...graph.peers.keys()].find((k) => k.endsWith('/Deployment/frontend'))!;
+  assert.ok(frontend, 'the shop has a frontend');
+  // The existing policies: the proposal for everything except the frontend, whose policy is then "added".
+  const proposal = proposeNetworkPolicies(graph, { ...DEFAULT_PROPOSAL_OPTIONS });
+  for (const f of proposal.files) {
+    if (f.workload === frontend) {
+      frontendFile = f.path;
+      continue;
+    }
+    const path = join(policiesDir, f.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, renderProposalFile(f));
+  }
+  assert.ok(frontendFile);
+});
+
+describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, () => {
+  it('finds a workload, shows its evidence, proposal and diff, and downloads the YAML', async () => {
+    const config = loadServeConfig({
+      text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
+      file: 'test.yaml',
+      shared: {
+        db: shop.db,
+        flushEvery: 1000,
+        minFlows: 1,
+        cidrPrefix: 32,
+        cidrPrefixV6: 128,
+        defaultDeny: true,
+        allowDropped: false,
+      },
+    });
+    const stop = new AbortController();
+    let http: HttpServer | undefined;
+    const logs: string[] = [];
+    const running = runServe({
+      config,
+      log: jsonLog((l) => logs.push(l)),
+      signal: stop.signal,
+      onListening: (h) => {
+        http = h;
+      },
+    });
+    let browser: Browser | undefined;
+    try {
+      await waitFor('listening', () => http);
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const page = await browser.newPage({ viewport: { width: 1500, height: 900 }, acceptDownloads: true });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      await page.goto(`${http!.url}/?since=all`);
+      await page.waitForFunction(() => document.querySelectorAll('#graph .node').length > 0);
+      const nodes = await page.locator('#graph .node').count();
+      assert.equal(nodes, shop.graph.peers.size, 'every peer is drawn');
+      assert.ok((await page.locator('#graph .ns').count()) >= 3, 'namespaces are groups');
+      assert.match((await page.locator('#status').textContent()) ?? '', /workloads, \d+ edges/);
+
+      // Search, pick the first match with Enter.
+      await page.fill('#search', 'frontend');
+      await page.waitForSelector('#matches li');
+      assert.equal(await page.locator(`#graph .node.match[data-key="${frontend}"]`).count(), 1);
+      await page.press('#search', 'Enter');
+      await page.waitForSelector('#workload-title');
+      assert.match((await page.locator('#workload-title').textContent()) ?? '', /\/frontend$/);
+      const egressRows = await page.locator('#view-workload table.to tr').count();
+      const expectedEgress = shop.graph.edges.filter((e) => e.src === frontend).length;
+      assert.equal(egressRows - 1, expectedEgress, 'one row per egress edge (plus the header)');
+      assert.equal(await page.locator('#graph .node.selected').getAttribute('data-key'), frontend);
+
+      // The proposal: the frontend's own file, downloadable.
+      await page.click('#open-proposal');
+      const file = page.locator(`#view-proposal .file[data-path="${frontendFile}"]`);
+      await file.waitFor();
+      const yaml = (await file.locator('pre').textContent()) ?? '';
+      assert.match(yaml, /kind: NetworkPolicy/);
+      assert.match(yaml, /name: frontend/);
+      const [download] = await Promise.all([page.waitForEvent('download'), file.locator('button.download').click()]);
+      const saved = join(dir, 'download.yaml');
+      await download.saveAs(saved);
+      assert.equal(readFileSync(saved, 'utf8'), yaml, 'the download is the YAML shown');
+      assert.equal(download.suggestedFilename(), frontendFile.replace(/\//g, '_'));
+
+      // The diff against the existing directory: the frontend's policy is new.
+      await page.click('#tab-diff');
+      const added = page.locator(`#view-diff .file[data-path="${frontendFile}"]`);
+      await added.waitFor();
+      assert.equal(await added.locator('.badge').textContent(), 'added');
+      assert.ok((await added.locator('.diff .add').count()) > 5, 'added lines are marked');
+      assert.ok((await page.locator('#view-diff table.changes tr').count()) > 0, 'connections newly allowed');
+
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'serve-page.png') });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser?.close();
+      stop.abort();
+      await running;
+    }
+  });
+});
