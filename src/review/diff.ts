@@ -31,6 +31,7 @@ import {
   type NetworkPolicyRule,
   type PolicySource,
   parsePolicyText,
+  policiesSelecting,
   policyRef,
 } from '../policy/index.js';
 import {
@@ -205,9 +206,17 @@ export function describeRule(policy: NetworkPolicy, direction: 'ingress' | 'egre
   return `${word} ${peers}; ${ports}`;
 }
 
+/** By display name (what a reader scans), then by key, protocol and port. */
 function compareRefs(a: EdgeRef, b: EdgeRef): number {
   const s = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-  return s(a.src, b.src) || s(a.dst, b.dst) || s(a.protocol, b.protocol) || a.port - b.port;
+  return (
+    s(a.srcName, b.srcName) ||
+    s(a.dstName, b.dstName) ||
+    s(a.src, b.src) ||
+    s(a.dst, b.dst) ||
+    s(a.protocol, b.protocol) ||
+    a.port - b.port
+  );
 }
 
 function load(files: Map<string, string>): LoadedPolicies {
@@ -338,6 +347,50 @@ function deleteRules(text: string, removals: RuleUsage[], policies: NetworkPolic
   return list.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join('');
 }
 
+/**
+ * Ports named by rules join the universe too, so that a rule allowing a port nobody used shows up
+ * when a mode removes it: an ingress rule's ports at the workloads its policy selects, an egress
+ * rule's ports at the destinations of the kind its peers name (ranges by their first port).
+ */
+function addRulePorts(
+  graph: Graph,
+  resolve: (key: string) => Resolved,
+  sets: CompiledNetworkPolicies[],
+  addPort: (dst: string, protocol: string, port: number) => void,
+): void {
+  const keys = [...graph.peers.keys()];
+  for (const c of sets) {
+    for (const key of keys) {
+      const r = resolve(key);
+      if ('unsupported' in r) continue;
+      for (const e of r.endpoints) {
+        if (e.kind !== 'pod') continue;
+        for (const cp of policiesSelecting(c, e.pod)) {
+          if (!cp.ingress) continue;
+          for (const rule of cp.policy.ingress) {
+            for (const p of rule.ports) if (typeof p.port === 'number') addPort(key, p.protocol, p.port);
+          }
+        }
+      }
+    }
+    for (const cp of c.policies) {
+      if (!cp.egress) continue;
+      for (const rule of cp.policy.egress) {
+        // Address blocks reach external peers, selectors reach workloads; no peer list reaches both.
+        const toAddresses = rule.peers.length === 0 || rule.peers.some((p) => p.ipBlock);
+        const toWorkloads = rule.peers.length === 0 || rule.peers.some((p) => !p.ipBlock);
+        for (const p of rule.ports) {
+          if (typeof p.port !== 'number') continue;
+          for (const key of keys) {
+            const workload = graph.peers.get(key)?.peer.type === 'workload';
+            if (workload ? toWorkloads : toAddresses) addPort(key, p.protocol, p.port);
+          }
+        }
+      }
+    }
+  }
+}
+
 function observedOf(e: Edge | undefined): Observed | null {
   return e ? { allowedFlows: allowedFlows(e), droppedFlows: deniedFlows(e), lastSeen: e.lastSeen } : null;
 }
@@ -438,6 +491,7 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
     if (pod.workload && graph.peers.has(pod.workload))
       for (const p of pod.ports) addPort(pod.workload, p.protocol, p.port);
   }
+  addRulePorts(graph, resolve, [existingCompiled, proposed], addPort);
   const peers = [...graph.peers.keys()].sort().filter((k) => !('unsupported' in resolve(k)));
   const isWorkload = (k: string) => graph.peers.get(k)?.peer.type === 'workload';
   const report: DiffReport = {

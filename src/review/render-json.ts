@@ -97,7 +97,8 @@ export function diffToJson(r: DiffReport) {
     },
     newlyAllowed: r.newlyAllowed.map(change),
     newlyDenied: r.newlyDenied.map(change),
-    allowedByBoth: r.allowedByBoth.map(change),
+    // The full list is mostly pairs nobody used; the observed ones are what a reviewer checks.
+    allowedByBothObserved: r.allowedByBoth.filter((c) => c.observed !== null).map(change),
     unusedRules: r.unusedRules.map(rule),
     files: r.files.map((f) => ({ path: f.path, status: f.status, before: f.before, after: f.after })),
     notes: [...r.notes],

@@ -106,7 +106,7 @@ export function renderDiffTable(r: DiffReport): string {
           String(u.matchedConnections),
           lastSeenText(u),
           u.removed ? 'removed' : 'kept',
-          `${u.source.file}#${u.source.document}`,
+          `${u.source.file}#${u.source.document}${u.source.item !== undefined ? ` item ${u.source.item}` : ''}`,
         ]),
         [1],
       ),
