@@ -119,8 +119,9 @@ export function registerIngestCommand(program: Command): void {
     .command('ingest')
     .summary('learn the dependency graph from exported flow logs')
     .description(
-      'Read Hubble flows (hubble observe -o json / -o jsonpb, Hubble exporter files) from files, directories ' +
-        "(recursively, in sorted order) or '-' for stdin, gzip or not, and add them to the graph in the database.\n" +
+      'Read Hubble flows (hubble observe -o json / -o jsonpb, Hubble exporter files) or Calico flow logs ' +
+        '(flows.log lines, Elasticsearch exports), detected per record, from files, directories (recursively, in ' +
+        "sorted order) or '-' for stdin, gzip or not, and add them to the graph in the database.\n" +
         'Re-ingesting a file that was already ingested does not count it twice; a file that grew continues where it stopped.',
     )
     .argument('<inputs...>', "files, directories, or '-' for stdin")
@@ -129,7 +130,8 @@ export function registerIngestCommand(program: Command): void {
       '\nExamples:\n' +
         '  $ flowwright ingest flows/*.json.gz\n' +
         '  $ hubble observe -o json --since 1h | flowwright ingest -\n' +
-        '  $ flowwright ingest --db /var/lib/flowwright/graph.db --strict exports/',
+        '  $ flowwright ingest --db /var/lib/flowwright/graph.db --strict exports/\n' +
+        '  $ flowwright ingest /var/log/calico/flowlogs/flows.log',
     );
   addOptions(cmd, ['db', 'strict', 'progress', 'flushEvery']);
   cmd.action(async (inputs: string[], flags: Record<string, unknown>) => {
