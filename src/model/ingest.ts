@@ -53,7 +53,7 @@ export function addIssue(stats: CollectStats, issue: InputIssue): void {
   if (stats.issues.length < MAX_ISSUES_SHOWN) stats.issues.push(issue);
 }
 
-/** A batch from a collector: flows (replies already removed), and the checkpoint reached after it. */
+/** A batch from a collector: normalized flows (replies included: the aggregator counts and skips them), and the checkpoint reached after it. */
 export interface FlowBatch {
   flows: Flow[];
   checkpoint?: Checkpoint;
