@@ -284,6 +284,7 @@ function verifySection(input: DescribeInput): string {
       `${v.coverage}% allowed, ${plural(v.broken, 'connection')} would be denied.`,
   ];
   if (v.details) lines.push('', v.details);
+  if (v.markdown) lines.push('', '<details><summary>Verify report</summary>', '', v.markdown.trim(), '', '</details>');
   return lines.join('\n');
 }
 

@@ -11,9 +11,15 @@ import {
   mergeLoaded,
   parsePolicyText,
 } from '../policy/index.js';
-import { type DiffReport, diffPolicies, verifyPolicies } from '../review/index.js';
+import {
+  type DiffReport,
+  diffPolicies,
+  renderDiffMarkdown,
+  renderVerifyMarkdown,
+  verifyPolicies,
+} from '../review/index.js';
 import { emptySummary, type ProposalFile } from '../synthesize/index.js';
-import type { Plan, RuleRemoval } from './plan.js';
+import type { Plan, PlanMode, RuleRemoval } from './plan.js';
 import type { RepoPolicies } from './repo.js';
 
 export interface ReviewCounts {
@@ -30,6 +36,8 @@ export interface VerifySummary {
   broken: number;
   /** Markdown lines naming the broken connections (a few), if any. */
   details?: string;
+  /** The full verify report as Markdown. */
+  markdown?: string;
 }
 
 export interface ReviewResult {
@@ -115,7 +123,7 @@ export function unusedRules(ctx: ReviewContext): RuleRemoval[] {
 
 const BROKEN_SHOWN = 10;
 
-export function reviewPlan(ctx: ReviewContext, plan: Plan): ReviewResult {
+export function reviewPlan(ctx: ReviewContext, plan: Plan, mode: PlanMode): ReviewResult {
   const after = filesAfter(ctx.repo, plan);
   const report = runDiff(ctx, after);
   // The diff's own file list describes its replace of everything; the branch changes only the planned files.
@@ -125,6 +133,11 @@ export function reviewPlan(ctx: ReviewContext, plan: Plan): ReviewResult {
     before: c.before ?? null,
     after: c.after ?? null,
   }));
+  // Said in the bot's terms: its mode, and which unused rules the plan really removes (managed files only).
+  report.mode = mode;
+  const managed = new Set(ctx.repo.files.filter((f) => f.managed).map((f) => f.path));
+  for (const u of report.unusedRules) u.removed = mode === 'tighten' && managed.has(u.source.file);
+  report.notes = report.notes.filter((n) => !n.includes('deleted with the rest'));
   const verify = verifyPolicies(ctx.graph, ctx.inventory, loadAll(after));
   const details = verify.broken
     .slice(0, BROKEN_SHOWN)
@@ -138,11 +151,13 @@ export function reviewPlan(ctx: ReviewContext, plan: Plan): ReviewResult {
       unusedRules: report.unusedRules.length,
     },
     report,
+    markdown: renderDiffMarkdown(report),
     verify: {
       coverage: verify.coverage,
       observed: verify.totals.observed,
       broken: verify.totals.broken,
       details: details.length > 0 ? details.join('\n') : undefined,
+      markdown: renderVerifyMarkdown(verify),
     },
   };
 }

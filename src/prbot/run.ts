@@ -125,7 +125,7 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
       plan,
       reason: `the policies in ${opts.policiesDir || '.'} on ${opts.base} already match the proposal`,
     };
-  const review = reviewPlan(ctx, plan);
+  const review = reviewPlan(ctx, plan, opts.mode);
   const description = describeProposal({
     graph,
     plan,
