@@ -114,6 +114,12 @@ export function proposeCiliumPolicies(graph: Graph, opts: CiliumOptions): Propos
   }
   const files: ProposalFile[] = [];
   for (const draft of drafts.values()) {
+    // Upstream resolvers are often outside the flows collected; an empty egress would cut the cluster's DNS.
+    if (draft.egress.size === 0 && ctx.isDns(draft.target.node.key))
+      ctx.notes.add(
+        `${draft.target.node.key} serves cluster DNS but no egress was observed from it: the proposal denies its upstream ` +
+          'resolvers; add them or leave this policy out before applying',
+      );
     const { file, rules } = policyFile(ctx, draft);
     files.push(file);
     summary.rules += rules;
