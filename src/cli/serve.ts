@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { jsonLog, loadServeConfig, readServeConfigText, runServe, SERVE_FILE_KEYS } from '../serve/index.js';
-import { addOptions, resolveConfig } from './options.js';
+import { addOptions, OPTIONS, resolveConfig } from './options.js';
 
 const SHARED_KEYS = [
   'db',
@@ -55,6 +55,7 @@ export function registerServeCommand(program: Command): void {
       file,
       shared,
       listen: typeof flags.listen === 'string' ? flags.listen : undefined,
+      sharedKeys: Object.keys(OPTIONS),
     });
     const stop = new AbortController();
     const onSignal = () => stop.abort();

@@ -167,7 +167,19 @@ export interface LoadServeOptions {
   /** Overrides from the command line (win over the file). */
   listen?: string;
   env?: NodeJS.ProcessEnv;
+  /** Top-level keys of the shared options table (other commands' keys may sit in the same file). */
+  sharedKeys?: readonly string[];
 }
+
+const SHARED_KEYS: readonly (keyof SharedConfig)[] = [
+  'db',
+  'flushEvery',
+  'minFlows',
+  'cidrPrefix',
+  'cidrPrefixV6',
+  'defaultDeny',
+  'allowDropped',
+];
 
 /** Reads the file named by --config. Unreadable files are configuration errors naming the file. */
 export function readServeConfigText(path: string): string {
@@ -196,6 +208,9 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   }
   if (!c.isObj(doc)) c.fail('(top level)', `expected a mapping of keys to values, got ${describe(doc)}`);
   const top = doc as Obj;
+  const known = [...SERVE_FILE_KEYS, ...(opts.sharedKeys ?? SHARED_KEYS)];
+  for (const key of Object.keys(top))
+    if (!known.includes(key)) c.fail(key, `unknown key (the service's keys: ${SERVE_FILE_KEYS.join(', ')})`);
 
   const listenText =
     opts.listen ??

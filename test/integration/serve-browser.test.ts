@@ -7,10 +7,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
+import { createAggregator } from '../../src/aggregate/index.js';
+import { readFlowFiles } from '../../src/collect/index.js';
 import { assignSelectors } from '../../src/identity/index.js';
+import { emptyStats, type Flow } from '../../src/model/index.js';
 import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { openStore } from '../../src/store/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { type ShopExport, shopExport, waitFor } from '../serve/helpers.js';
+import { loadGraph, type ShopExport, shopExport, waitFor } from '../serve/helpers.js';
 
 const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
 const root = new URL('../..', import.meta.url).pathname;
@@ -23,8 +27,30 @@ let frontend: string;
 let frontendFile: string;
 const policiesDir = join(dir, 'policies');
 
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
 before(async () => {
   shop = await shopExport(dir, 3000, 3);
+  // A workload whose name and pod are markup: the page must show it as text and never run it.
+  const flows: Flow[] = [];
+  for await (const batch of readFlowFiles([shop.file], { strict: false, stats: emptyStats() }))
+    flows.push(...batch.flows);
+  const model = flows.find((f) => f.reply === false && f.source.workload && f.destination.workload)!;
+  const hostile: Flow = {
+    ...model,
+    source: {
+      ...model.source,
+      pod: `${HOSTILE}-1`,
+      workload: { kind: 'Deployment', name: HOSTILE },
+      labels: { app: HOSTILE },
+    },
+  };
+  const aggregator = createAggregator();
+  aggregator.add([hostile]);
+  const store = openStore(shop.db);
+  store.applyDelta(aggregator.take());
+  store.close();
+  shop.graph = loadGraph(shop.db);
   const graph = shop.graph;
   assignSelectors(graph);
   frontend = [...graph.peers.keys()].find((k) => k.endsWith('/Deployment/frontend'))!;
@@ -118,6 +144,20 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       assert.equal(await added.locator('.badge').textContent(), 'added');
       assert.ok((await added.locator('.diff .add').count()) > 5, 'added lines are marked');
       assert.ok((await page.locator('#view-diff table.changes tr').count()) > 0, 'connections newly allowed');
+
+      // Markup in names stays text.
+      await page.fill('#search', 'onerror');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent?.includes('onerror'));
+      assert.match((await page.locator('#workload-title').textContent()) ?? '', /<img src=x onerror=/);
+      assert.equal(await page.locator('#panel img, #graph img').count(), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+      await page.click('#tab-workload');
+      await page.fill('#search', 'frontend');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent?.endsWith('/frontend'));
+      await page.click('#open-diff');
+      await page.locator(`#view-diff .file[data-path="${frontendFile}"]`).waitFor();
 
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'serve-page.png') });
