@@ -5,7 +5,7 @@
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph } from '../model/index.js';
 import { compareEdges, compareStrings, type RuleEdge, selectEdges } from './edges.js';
-import { edgeEvidence, generatedFrom } from './evidence.js';
+import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
 import {
   emptySummary,
   type PoliciesOptions,
@@ -192,7 +192,7 @@ function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge):
   const resolved = entityOf(ctx, draft.target, direction === 'ingress' ? edge.src : edge.dst, end);
   if (resolved === 'host') {
     ctx.notes.add(
-      `${edge.src} -> ${edge.dst} ${edge.protocol}/${edge.port}: no rule, Calico always lets a pod's own node reach it (kubelet probes)`,
+      `${peerDisplay(ctx.graph, edge.src)} -> ${peerDisplay(ctx.graph, edge.dst)} ${edge.protocol}/${edge.port}: no rule, Calico always lets a pod's own node reach it (kubelet probes)`,
     );
     return;
   }
