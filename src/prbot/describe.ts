@@ -77,11 +77,14 @@ function fit(body: string, limit: number): { text: string; truncated: boolean } 
   const note =
     "\n\n---\n**Description truncated** to fit GitHub's limit of 65,536 characters: run the commands under " +
     '"Reproduce locally" to see everything.\n';
-  let cut = body.slice(0, Math.max(0, limit - note.length));
+  // Room for the note and for closing what the cut leaves open.
+  let cut = body.slice(0, Math.max(0, limit - note.length - 100));
   const nl = cut.lastIndexOf('\n');
   if (nl > 0) cut = cut.slice(0, nl);
   // Do not leave a code fence open: the note would render inside it.
   if ((cut.match(/^```/gm) ?? []).length % 2 === 1) cut += '\n```';
+  const open = (cut.match(/<details>/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
+  for (let i = 0; i < open; i++) cut += '\n\n</details>';
   return { text: `${cut}${note}`.slice(0, limit), truncated: true };
 }
 

@@ -124,15 +124,34 @@ export function normalizeDir(dir: string): string {
 /** Reads every policy file under `dir` in `commit`. */
 export function readRepoPolicies(git: Git, commit: string, dir: string): RepoPolicies {
   const root = normalizeDir(dir);
+  const entries = listFiles(git, commit, root)
+    .filter((e) => POLICY_EXTENSIONS.test(e.path))
+    .map((e) => ({ path: e.path, mode: e.mode, text: readBlob(git, e.blob) }));
+  return repoPolicies(commit, root, entries);
+}
+
+/** The policies of a directory from its files' texts (paths from the repository root). */
+export function repoPolicies(
+  commit: string,
+  dir: string,
+  entries: ReadonlyArray<{ path: string; mode?: string; text: string }>,
+): RepoPolicies {
+  const root = normalizeDir(dir);
   const loaded = emptyLoaded();
   const files: RepoFile[] = [];
-  for (const entry of listFiles(git, commit, root)) {
+  for (const entry of entries) {
     if (!POLICY_EXTENSIONS.test(entry.path)) continue;
-    const text = readBlob(git, entry.blob);
-    const objects = parseObjects(text);
+    const objects = parseObjects(entry.text);
     const why = classify(objects);
-    files.push({ path: entry.path, mode: entry.mode, text, objects: objects ?? [], managed: why === undefined, why });
-    mergeLoaded(loaded, parsePolicyText(text, entry.path));
+    files.push({
+      path: entry.path,
+      mode: entry.mode ?? '100644',
+      text: entry.text,
+      objects: objects ?? [],
+      managed: why === undefined,
+      why,
+    });
+    mergeLoaded(loaded, parsePolicyText(entry.text, entry.path));
   }
   return { commit, dir: root, files, loaded, layout: inferLayout(root, files) };
 }
