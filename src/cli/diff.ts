@@ -34,7 +34,7 @@ export function registerDiffCommand(program: Command): void {
         'traffic needs, never taking an allow away; tighten also deletes existing rules unused for --unused-for ' +
         '(or in the whole window); replace swaps the existing set for the proposal.',
     )
-    .option('--existing <path>', 'existing policy file or directory; repeatable', collect, [])
+    .option('--existing <path>', 'existing policy file or directory; repeatable', collect)
     .addOption(
       new Option('--mode <mode>', 'how the proposal is combined with the existing set')
         .choices(DIFF_MODES)
@@ -56,7 +56,7 @@ export function registerDiffCommand(program: Command): void {
   addOptions(cmd, [...KEYS]);
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
-    const paths = flags.existing as string[];
+    const paths = (flags.existing as string[] | undefined) ?? [];
     const existing = loadPoliciesOrFail(paths, '--existing');
     const unusedForMs =
       typeof flags.unusedFor === 'string' ? parseDuration(flags.unusedFor, '--unused-for') : undefined;

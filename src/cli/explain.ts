@@ -113,7 +113,7 @@ export function registerExplainCommand(program: Command): void {
     )
     .argument('<src>', 'source: namespace/pod, namespace/kind/name or IP')
     .argument('<dst>', 'destination: namespace/pod, namespace/kind/name or IP, then [:port[/protocol]]')
-    .option('--policies <path>', 'policy file or directory; repeatable', collect, [])
+    .option('--policies <path>', 'policy file or directory; repeatable', collect)
     .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json (a List)')
     .option('--exit-code', 'exit 0 when allowed and 1 when denied, like git diff --exit-code')
     .option('--principal <principal>', 'the client mTLS identity, e.g. cluster.local/ns/shop/sa/frontend')
@@ -128,12 +128,14 @@ export function registerExplainCommand(program: Command): void {
         '  $ flowwright explain shop/deployment/frontend shop/deployment/cart:7070 --policies policies/\n' +
         '  $ flowwright explain shop/frontend-6d9f-abcde shop/cart-7c4b-x2x9k:7070 --principal cluster.local/ns/shop/sa/frontend \\\n' +
         '        --method POST --path /cart/items --policies policies/\n' +
-        '\nExit codes: 0 allowed (or no --exit-code), 1 denied with --exit-code, 2 usage (unknown endpoint), 3 bad policy or inventory file.',
+        '\nExit codes: 0 allowed (or no --exit-code), 1 denied with --exit-code (for a request given by --principal, --method\n' +
+        'or --path, also when its decision depends on what flowwright cannot know), 2 usage (unknown endpoint),\n' +
+        '3 bad policy or inventory file.',
     );
   addOptions(cmd, [...KEYS]);
   cmd.action((srcText: string, dstText: string, flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
-    const policies = loadPoliciesOrFail(flags.policies as string[], '--policies');
+    const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
     const graph = optionalGraph(config);
     if (!graph && typeof flags.inventory !== 'string')
       throw usageError(`no pods to look endpoints up in: give --inventory, or learn a graph into ${config.db} first`);
@@ -178,8 +180,9 @@ export function registerExplainCommand(program: Command): void {
       };
       const r = evaluateRequest(authz, dst.pod, req);
       out.push(explainRequest(r, req));
-      // A decision that depends on what flowwright cannot know is not an allow.
-      if (r.verdict !== 'allow') allowed = false;
+      // A request that was asked about must be allowed outright; for a plain connection question,
+      // only a definite deny counts (HTTP attributes nobody gave are not a reason to say no).
+      if (r.verdict === 'deny' || (l7Asked && r.verdict !== 'allow')) allowed = false;
     }
     process.stdout.write(out.join('\n'));
     if (flags.exitCode && !allowed) throw new FlowwrightError('finding', 'denied');

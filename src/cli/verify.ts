@@ -77,7 +77,7 @@ export function registerVerifyCommand(program: Command): void {
         'reality but would now be allowed. Exits 1 when an observed connection would break, so CI can gate ' +
         'on it.',
     )
-    .option('--policies <path>', 'policy file or directory (YAML, JSON, kubectl List dumps); repeatable', collect, [])
+    .option('--policies <path>', 'policy file or directory (YAML, JSON, kubectl List dumps); repeatable', collect)
     .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json: real labels, IPs and named ports')
     .addOption(new Option('--format <format>', 'output format').choices(VERIFY_FORMATS).default('table'))
     .option('--root-namespace <ns>', 'Istio root namespace (mesh-wide AuthorizationPolicies)', 'istio-system')
@@ -92,7 +92,7 @@ export function registerVerifyCommand(program: Command): void {
   addOptions(cmd, [...KEYS]);
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
-    const policies = loadPoliciesOrFail(flags.policies as string[], '--policies');
+    const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
     const graph = loadProposalGraph(config);
     const inventory = buildInventory(graph, flags.inventory as string | undefined);
     const report = verifyPolicies(graph, inventory, policies, { rootNamespace: flags.rootNamespace as string });

@@ -1,0 +1,128 @@
+// `flowwright diff` on a copy of the hand-written shop set: the YAML diff applies with `git apply` and
+// gives the tightened files; --exit-code, --mode and --unused-for behave as documented.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EXIT_CODES } from '../../src/model/index.js';
+import { loadPolicyFiles } from '../../src/policy/index.js';
+import { flowwright, removeWorkspace, workspace } from '../review/cli.js';
+
+describe('flowwright diff', () => {
+  let dir: string;
+  before(async () => {
+    dir = await workspace();
+  });
+  after(() => removeWorkspace(dir));
+
+  it('prints the semantic diff as a table by default (mode additive)', () => {
+    const r = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing']);
+    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
+    assert.match(r.stdout, /^Mode additive: 9 existing NetworkPolicies against 10 proposed NetworkPolicies/);
+    assert.match(
+      r.stdout,
+      /Newly allowed:\nSOURCE .*\nops\/blackbox-exporter {2}shop\/frontend {2}8080\/TCP {2}16 flows/,
+    );
+    assert.match(r.stdout, /added {4}existing\/default\/shop\/frontend\.networkpolicy\.yaml/);
+  });
+
+  it('writes a unified diff that git apply turns into the tightened set', () => {
+    const r = flowwright(dir, [
+      'diff',
+      '--db',
+      'shop.db',
+      '--existing',
+      'existing',
+      '--mode',
+      'tighten',
+      '--format',
+      'yaml-diff',
+    ]);
+    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
+    const apply = spawnSync('git', ['apply', '-p1', '-'], { cwd: dir, input: r.stdout, encoding: 'utf8' });
+    assert.equal(apply.status, 0, apply.stderr);
+    assert.ok(existsSync(join(dir, 'existing/default/shop/frontend.networkpolicy.yaml')));
+    assert.doesNotMatch(readFileSync(join(dir, 'existing/shop/frontend.yaml'), 'utf8'), /0\.0\.0\.0\/0/);
+    const set = loadPolicyFiles([join(dir, 'existing')]);
+    assert.deepEqual(set.issues, []);
+    assert.equal(set.networkPolicies.length, 10);
+    // Applied, the set covers all observed traffic, and a second tighten has nothing left to do.
+    const v = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'existing']);
+    assert.equal(v.code, EXIT_CODES.ok, v.stdout);
+    const again = flowwright(dir, [
+      'diff',
+      '--db',
+      'shop.db',
+      '--existing',
+      'existing',
+      '--mode',
+      'tighten',
+      '--exit-code',
+    ]);
+    assert.equal(again.code, EXIT_CODES.ok, again.stdout);
+    assert.match(
+      again.stdout,
+      /Newly allowed: 0\. Newly denied: 0 \(0 observed\)\..*Unused existing rules: 0\. Files changed: 0\./,
+    );
+  });
+
+  it('--exit-code exits 1 when files would change; JSON and Markdown formats', () => {
+    const r = flowwright(dir, [
+      'diff',
+      '--db',
+      'shop.db',
+      '--existing',
+      'existing',
+      '--mode',
+      'replace',
+      '--format',
+      'json',
+      '--exit-code',
+    ]);
+    assert.equal(r.code, EXIT_CODES.finding);
+    assert.match(r.stderr, /file\(s\) would change/);
+    const json = JSON.parse(r.stdout);
+    assert.equal(json.mode, 'replace');
+    assert.equal(json.summary.newlyDeniedObserved, 0);
+    const md = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--format', 'markdown']);
+    assert.match(md.stdout, /^### flowwright policy diff \(mode `additive`\)/);
+  });
+
+  it('--unused-for marks rules whose last match is older as unused', () => {
+    const r = flowwright(dir, [
+      'diff',
+      '--db',
+      'shop.db',
+      '--existing',
+      'existing',
+      '--unused-for',
+      '1h',
+      '--format',
+      'json',
+    ]);
+    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.ok(json.unusedSince);
+    assert.ok(json.unusedRules.some((u: { lastSeen: string | null }) => u.lastSeen !== null));
+  });
+
+  it('rejects a bad mode, a bad duration and a missing --existing with exit 2', () => {
+    assert.equal(
+      flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--mode', 'merge']).code,
+      EXIT_CODES.usage,
+    );
+    const d = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--unused-for', 'soon']);
+    assert.equal(d.code, EXIT_CODES.usage);
+    assert.match(d.stderr, /--unused-for: expected a duration like 30s, 15m, 24h or 7d/);
+    assert.equal(flowwright(dir, ['diff', '--db', 'shop.db']).code, EXIT_CODES.usage);
+  });
+
+  it('teaches modes and formats in --help', () => {
+    const r = flowwright(dir, ['diff', '--help']);
+    assert.match(r.stdout, /additive \(default\) keeps the existing set/);
+    assert.match(r.stdout, /--format <format> +output format \(choices: "table", "markdown", "json",\s+"yaml-diff"/);
+    assert.doesNotMatch(r.stdout, /default: \[\]/);
+    assert.match(r.stdout, /\$ flowwright diff --existing cluster-policies\/ --format yaml-diff \| git apply/);
+  });
+});
