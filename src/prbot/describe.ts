@@ -118,12 +118,14 @@ function summarySection(input: DescribeInput): string {
   const c = review.counts;
   if (c) {
     lines.push(
-      '| Connections | Count |',
-      '|---|---:|',
-      `| Newly allowed | ${formatCount(c.newlyAllowed)} |`,
-      `| Newly denied | ${formatCount(c.newlyDenied)} |`,
-      `| Unchanged | ${formatCount(c.unchanged)} |`,
-      `| Unused rules (allow traffic not observed) | ${formatCount(c.unusedRules)} |`,
+      '| Connections between observed peers | Count | Of them observed |',
+      '|---|---:|---:|',
+      `| Newly allowed | ${formatCount(c.newlyAllowed)} | ${formatCount(c.newlyAllowedObserved)} |`,
+      `| Newly denied | ${formatCount(c.newlyDenied)} | ${formatCount(c.newlyDeniedObserved)} |`,
+      `| Unchanged (allowed before and after) | ${formatCount(c.unchanged)} | |`,
+      `| Unused existing rules (no observed traffic) | ${formatCount(c.unusedRules)} | |`,
+      '',
+      'Newly denied connections that were never observed are what least privilege takes away; observed ones would break.',
       '',
     );
   } else {
@@ -227,6 +229,11 @@ function selectorText(sel: unknown): string {
 
 const MAX_FLAG_LINES = 20;
 
+/** `TCP/53, UDP/53`: a rule for name resolution only. */
+function isDnsOnly(ports: string): boolean {
+  return ports.split(', ').every((p) => /^(TCP|UDP)\/53$/.test(p));
+}
+
 function riskSection(input: DescribeInput): string {
   const internet: string[] = [];
   const cross: string[] = [];
@@ -242,7 +249,8 @@ function riskSection(input: DescribeInput): string {
         if (block && block.prefix < (block.v6 ? WIDE_PREFIX_V6 : WIDE_PREFIX_V4))
           wide.push(`${where} ${a.direction === 'ingress' ? 'from' : 'to'} \`${cidr}\` (/${block.prefix})`);
       }
-      if (a.peer.namespaceSelector !== undefined) {
+      // Every workload resolving names reaches cluster DNS in another namespace: not worth a flag each.
+      if (a.peer.namespaceSelector !== undefined && !isDnsOnly(a.ports)) {
         const ns = selectorText(a.peer.namespaceSelector);
         const own = `kubernetes.io/metadata.name=${a.change.file.namespace}`;
         if (ns !== own) {
@@ -268,7 +276,7 @@ function riskSection(input: DescribeInput): string {
     if (items.length > MAX_FLAG_LINES) lines.push(`  - … and ${formatCount(items.length - MAX_FLAG_LINES)} more`);
   };
   group('Traffic from the internet allowed', internet);
-  group('Cross-namespace access added', cross);
+  group('Cross-namespace access added (DNS on port 53 not listed)', cross);
   group(`Wide CIDRs (shorter than /${WIDE_PREFIX_V4} IPv4, /${WIDE_PREFIX_V6} IPv6)`, wide);
   group('Observed but dropped, not allowed by this proposal (decide by hand)', droppedLines);
   if (lines.length === 2)

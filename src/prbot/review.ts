@@ -24,7 +24,11 @@ import type { RepoPolicies } from './repo.js';
 
 export interface ReviewCounts {
   newlyAllowed: number;
+  /** Of the newly allowed, the ones observed in the window. */
+  newlyAllowedObserved: number;
   newlyDenied: number;
+  /** Of the newly denied, the ones with traffic that went through in the window: what would break. */
+  newlyDeniedObserved: number;
   unchanged: number;
   unusedRules: number;
 }
@@ -146,7 +150,9 @@ export function reviewPlan(ctx: ReviewContext, plan: Plan, mode: PlanMode): Revi
   return {
     counts: {
       newlyAllowed: report.newlyAllowed.length,
+      newlyAllowedObserved: report.newlyAllowed.filter((c) => c.observed).length,
       newlyDenied: report.newlyDenied.length,
+      newlyDeniedObserved: report.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length,
       unchanged: report.allowedByBoth.length,
       unusedRules: report.unusedRules.length,
     },

@@ -230,7 +230,8 @@ test('first run opens one pull request with the proposal files; unmanaged and op
   // The description.
   assert.equal(hashInBody(pr.body), out.plan.hash);
   assert.match(pr.title, /^flowwright: additive policy update, 3 files in shop$/);
-  assert.match(pr.body, /\| Newly allowed \| \d+ \|/);
+  assert.match(pr.body, /\| Newly allowed \| \d+ \| \d+ \|/);
+  assert.match(pr.body, /\| Newly denied \| \d+ \| 0 \|/, 'nothing observed is denied');
   assert.match(pr.body, /### Risk flags/);
   assert.match(pr.body, /### Verify\n\n✅ .*100% allowed/);
   assert.match(pr.body, /#### shop\/web/);

@@ -102,6 +102,13 @@ describe('describeProposal', () => {
           ],
           ports: [{ protocol: 'TCP', port: 8443 }],
         },
+        {
+          to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
       ],
       [kept],
     );
@@ -117,9 +124,10 @@ describe('describeProposal', () => {
       risk,
       /Wide CIDRs[^\n]*\(1\):\n {2}- `shop\/flowwright-web` ingress TCP\/80 from `10\.0\.0\.0\/8` \(\/8\)/,
     );
+    assert.doesNotMatch(risk, /kube-system/, 'name resolution is not flagged');
     assert.match(
       risk,
-      /Cross-namespace access added\*\* \(1\):\n {2}- [^\n]*to namespaces kubernetes\.io\/metadata\.name=payments pods app=gateway/,
+      /Cross-namespace access added \(DNS on port 53 not listed\)\*\* \(1\):\n {2}- [^\n]*to namespaces kubernetes\.io\/metadata\.name=payments pods app=gateway/,
     );
   });
 
