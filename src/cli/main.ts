@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_CODES, FlowwrightError } from '../model/index.js';
 import { registerCollectCommand } from './collect.js';
+import { registerConsistencyCommand } from './consistency.js';
 import { registerDiffCommand } from './diff.js';
 import { registerExplainCommand } from './explain.js';
 import { registerGraphCommand } from './graph.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerDiffCommand(program);
   registerExplainCommand(program);
+  registerConsistencyCommand(program);
   registerPrCommand(program);
   registerServeCommand(program);
   registerCollectCommand(program);

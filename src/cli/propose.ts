@@ -67,7 +67,8 @@ export function policiesOptions(config: Config, flags: Record<string, unknown> =
   const threshold = flags.pathThreshold;
   return {
     ...proposalOptions(config),
-    kinds: parseKinds(config.kinds),
+    // An empty setting (FLOWWRIGHT_KINDS=) means the default, as for the other options.
+    kinds: parseKinds(config.kinds || 'networkpolicy'),
     trustDomain: config.trustDomain,
     l7: config.l7 as L7Level,
     tenantLabel: config.tenantLabel,
