@@ -4,11 +4,12 @@
 import { type Checkpoint, type Edge, FlowwrightError, type Graph, type GraphDelta } from '../model/index.js';
 import { type OpenOptions, openDatabase, storeError } from './open.js';
 import { createReader, type TimeWindow } from './read.js';
-import { createWriter } from './write.js';
+import { createWriter, type ExpectedCheckpoint } from './write.js';
 
 export type { OpenOptions } from './open.js';
 export { defaultMigrationsDir, loadMigrations } from './open.js';
 export type { TimeWindow } from './read.js';
+export type { ExpectedCheckpoint } from './write.js';
 
 /** Used when neither --db nor FLOWWRIGHT_DB is given: a file in the working directory. */
 export const DEFAULT_DB_PATH = 'flowwright.db';
@@ -30,6 +31,12 @@ export interface Store {
    * to avoid re-reading what was stored.
    */
   applyDelta(delta: GraphDelta): void;
+  /**
+   * applyDelta, but only when each `expected` checkpoint is still at the given position (undefined: not
+   * stored); otherwise writes nothing and returns false. For consumers that share a store with others
+   * (Kafka group members): a stale member cannot count a batch its successor already stored.
+   */
+  applyDeltaIf(delta: GraphDelta, expected: ExpectedCheckpoint[]): boolean;
   getCheckpoint(source: string): Checkpoint | undefined;
   listCheckpoints(): Checkpoint[];
   /**
@@ -55,7 +62,7 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
   const db = openDatabase(path, opts);
   try {
     const reader = createReader(db);
-    const applyDelta = opts.readonly
+    const write = opts.readonly
       ? () => {
           throw storeError(path, 'opened read-only');
         }
@@ -74,7 +81,10 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
       };
     return {
       path,
-      applyDelta,
+      applyDelta: (delta) => {
+        write(delta);
+      },
+      applyDeltaIf: (delta, expected) => write(delta, expected),
       getCheckpoint: guard('cannot read checkpoints', reader.getCheckpoint),
       listCheckpoints: guard('cannot read checkpoints', reader.listCheckpoints),
       loadGraph: guard('cannot read the graph', reader.loadGraph),

@@ -38,8 +38,17 @@ function detailUpsert(table: string, column: string): string {
       first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`;
 }
 
+/** Applies a delta; with `expected`, only if every listed checkpoint is still at that position (false otherwise). */
+export type DeltaWriter = (delta: GraphDelta, expected?: ExpectedCheckpoint[]) => boolean;
+
+/** A checkpoint position a conditional write requires; `position: undefined` means "none stored yet". */
+export interface ExpectedCheckpoint {
+  source: string;
+  position: string | undefined;
+}
+
 /** Prepares the statements once per open store; returns the function that applies one delta. */
-export function createWriter(db: Db, path: string): (delta: GraphDelta) => void {
+export function createWriter(db: Db, path: string): DeltaWriter {
   const upsertPeer = db.prepare<unknown[], { id: number }>(
     `INSERT INTO peers (key, type, cluster, namespace, kind, name, entity, cidr, namespace_labels, first_seen, last_seen)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -225,19 +234,26 @@ export function createWriter(db: Db, path: string): (delta: GraphDelta) => void 
     upsertCheckpoint.run(cp.source, cp.position, cp.done ? 1 : 0, cp.label ?? null, now);
   }
 
-  const apply = db.transaction((delta: GraphDelta) => {
+  const storedPosition = db.prepare<[string], { position: string }>(
+    'SELECT position FROM checkpoints WHERE source = ?',
+  );
+
+  const apply = db.transaction((delta: GraphDelta, expected?: ExpectedCheckpoint[]): boolean => {
+    // Checked inside the (IMMEDIATE) transaction: no other writer can move a checkpoint in between.
+    for (const e of expected ?? []) if (storedPosition.get(e.source)?.position !== e.position) return false;
     peerIds = new Map();
     for (const p of delta.peers) writePeer(p);
     for (const pod of delta.pods) writePod(pod);
     for (const e of delta.edges) writeEdge(e);
     const now = Date.now();
     for (const cp of delta.checkpoints) writeCheckpoint(cp, now);
+    return true;
   });
 
-  return (delta) => {
+  return (delta, expected) => {
     try {
       // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a lock-upgrade failure.
-      apply.immediate(delta);
+      return apply.immediate(delta, expected);
     } catch (err) {
       if (err instanceof FlowwrightError) throw err;
       throw storeError(path, 'cannot write the flows', err);
