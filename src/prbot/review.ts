@@ -127,6 +127,23 @@ export function unusedRules(ctx: ReviewContext): RuleRemoval[] {
 
 const BROKEN_SHOWN = 10;
 
+/**
+ * The diff as the description embeds it: connections never observed that become denied are counted,
+ * not listed (with default deny they are most of the universe), and the files are left to the pull
+ * request's own file view.
+ */
+function forDescription(report: DiffReport): DiffReport {
+  const observed = report.newlyDenied.filter((c) => c.observed !== null);
+  const hidden = report.newlyDenied.length - observed.length;
+  const notes = [...report.notes];
+  if (hidden > 0)
+    notes.unshift(
+      `${hidden} connection(s) between observed peers that were never observed are newly denied and not listed here; ` +
+        '`flowwright diff` lists them.',
+    );
+  return { ...report, newlyDenied: observed, files: [], notes };
+}
+
 export function reviewPlan(ctx: ReviewContext, plan: Plan, mode: PlanMode): ReviewResult {
   const after = filesAfter(ctx.repo, plan);
   const report = runDiff(ctx, after);
@@ -157,7 +174,7 @@ export function reviewPlan(ctx: ReviewContext, plan: Plan, mode: PlanMode): Revi
       unusedRules: report.unusedRules.length,
     },
     report,
-    markdown: renderDiffMarkdown(report),
+    markdown: renderDiffMarkdown(forDescription(report)),
     verify: {
       coverage: verify.coverage,
       observed: verify.totals.observed,

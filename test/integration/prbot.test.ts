@@ -505,3 +505,59 @@ test('flowwright pr exits 6 when the repository already has the proposal', async
   assert.equal(noToken.code, 2);
   assert.match(noToken.stderr, /GITHUB_TOKEN is not set/);
 });
+
+test('tighten removes a managed rule no traffic used; additive keeps it (dry runs, nothing written)', async (t) => {
+  const w = setup(t);
+  // A managed policy for web with a rule for a client that never showed up.
+  const stale = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: flowwright-web
+  namespace: shop
+  labels:
+    app.kubernetes.io/managed-by: flowwright
+  annotations:
+    flowwright.io/workload: shop/Deployment/web
+spec:
+  podSelector:
+    matchLabels:
+      app: web
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels:
+              app: legacy
+      ports:
+        - port: 9000
+  egress: []
+`;
+  writeFileSync(join(w.clone, 'policies/shop/web.networkpolicy.yaml'), stale);
+  git(w.clone, 'add', '.');
+  git(w.clone, 'commit', '--quiet', '-m', 'web policy');
+  git(w.clone, 'push', '--quiet', 'origin', 'main');
+  const refs = git(w.clone, 'for-each-ref');
+  const { graph, proposal } = propose(w);
+  const dry = { dryRun: true, github: undefined };
+
+  const additive = await runPrBot(graph, proposal, options(w, { url: '', token: '' }, { ...dry, mode: 'additive' }));
+  assert.equal(additive.action, 'dry-run');
+  const webAdd = additive.plan.changes.find((c) => c.path === 'policies/shop/web.networkpolicy.yaml');
+  assert.equal(webAdd?.status, 'modified');
+  assert.match(webAdd.after!, /app: legacy/);
+  assert.match(webAdd.after!, /app: api\n(?:.*\n)*?\s+port: 8080/);
+
+  const tighten = await runPrBot(graph, proposal, options(w, { url: '', token: '' }, { ...dry, mode: 'tighten' }));
+  assert.equal(tighten.action, 'dry-run');
+  const webTight = tighten.plan.changes.find((c) => c.path === 'policies/shop/web.networkpolicy.yaml');
+  assert.doesNotMatch(webTight!.after!, /legacy/);
+  assert.match(webTight!.after!, /port: 8080/);
+  if (tighten.action !== 'dry-run') return;
+  assert.match(tighten.description.body, /Unused existing rules \(no observed traffic\) \| [1-9]/);
+  assert.match(tighten.description.body, /\| removed \|/);
+  // The hand-written rule is unused too, but not flowwright's to remove.
+  assert.match(tighten.description.body, /shop\/allow-monitoring[^\n]*\| kept \|/);
+  assert.equal(show(w, 'main', 'policies/shop/allow-monitoring.yaml'), HANDWRITTEN);
+  assert.equal(git(w.clone, 'for-each-ref'), refs);
+  assert.equal(remoteBranchSha(w), undefined);
+});
