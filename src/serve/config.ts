@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { FlowwrightError } from '../model/index.js';
+import { type PolicyKind, parseKinds } from '../synthesize/index.js';
 
 export interface SourceTls {
   ca?: string;
@@ -48,8 +49,6 @@ export interface KafkaSource extends SourceCommon {
 
 export type SourceConfig = HubbleRelaySource | GoldmaneSource | KafkaSource;
 
-export const PROPOSAL_KINDS = ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico', 'tenant-baseline'] as const;
-
 /** The keys of flowwright.yaml shared with the other commands that the service uses. */
 export interface SharedConfig {
   db: string;
@@ -59,9 +58,14 @@ export interface SharedConfig {
   cidrPrefixV6: number;
   defaultDeny: boolean;
   allowDropped: boolean;
+  /** Comma-separated policy kinds offered by the API and page (`networkpolicy,cilium`). */
+  kinds: string;
+  trustDomain: string;
+  l7: string;
+  tenantLabel: string;
 }
 
-export interface ServeConfig extends SharedConfig {
+export interface ServeConfig extends Omit<SharedConfig, 'kinds'> {
   /** The file the configuration came from, for messages; undefined when there was none. */
   file?: string;
   listen: { host: string; port: number };
@@ -74,8 +78,8 @@ export interface ServeConfig extends SharedConfig {
   /** The learning window the API and page use when a request names none (ms before now); undefined = all. */
   windowMs?: number;
   sources: SourceConfig[];
-  /** Proposal kinds offered by the API and page. */
-  kinds: string[];
+  /** Proposal kinds offered by the API and page, from the shared `kinds` option. */
+  kinds: PolicyKind[];
   /** Existing policies (a directory of YAML manifests) that verify and diff compare against. */
   policiesDir?: string;
   limits: { maxBodyBytes: number; maxHeaderBytes: number; maxUrlBytes: number; requestTimeoutMs: number };
@@ -91,7 +95,6 @@ export const SERVE_FILE_KEYS = [
   'retention',
   'window',
   'sources',
-  'proposals',
   'policies',
   'limits',
   'shutdownTimeout',
@@ -179,6 +182,10 @@ const SHARED_KEYS: readonly (keyof SharedConfig)[] = [
   'cidrPrefixV6',
   'defaultDeny',
   'allowDropped',
+  'kinds',
+  'trustDomain',
+  'l7',
+  'tenantLabel',
 ];
 
 /** Reads the file named by --config. Unreadable files are configuration errors naming the file. */
@@ -264,19 +271,13 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
     names.add(s.name);
   });
 
-  let kinds = ['networkpolicy'];
-  let policiesDir: string | undefined;
-  if (top.proposals !== undefined) {
-    const p = c.mapping(top.proposals, 'proposals', ['kinds']);
-    if (p.kinds !== undefined) {
-      kinds = c.strings(p.kinds, 'proposals.kinds');
-      kinds.forEach((k, i) => {
-        if (!(PROPOSAL_KINDS as readonly string[]).includes(k))
-          c.fail(`proposals.kinds[${i}]`, `unknown kind '${k}' (known: ${PROPOSAL_KINDS.join(', ')})`);
-      });
-      if (kinds.length === 0) c.fail('proposals.kinds', 'name at least one kind');
-    }
+  let kinds: PolicyKind[];
+  try {
+    kinds = parseKinds(opts.shared.kinds);
+  } catch (err) {
+    return c.fail('kinds', (err as Error).message.replace(/^--kinds: /, ''));
   }
+  let policiesDir: string | undefined;
   if (top.policies !== undefined) {
     const p = c.mapping(top.policies, 'policies', ['dir']);
     if (p.dir !== undefined) policiesDir = c.string(p.dir, 'policies.dir');
@@ -296,6 +297,7 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
 
   return Object.freeze({
     ...opts.shared,
+    kinds,
     file: opts.file,
     listen,
     token,
@@ -303,7 +305,6 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
     retentionMs,
     windowMs,
     sources,
-    kinds,
     policiesDir,
     limits,
     shutdownTimeoutMs,

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { assignSelectors } from '../identity/index.js';
 import { describeError, FlowwrightError, type Graph } from '../model/index.js';
 import type { DiffMode } from '../review/index.js';
+import { DEFAULT_POLICIES_OPTIONS, type L7Level, type PoliciesOptions, type PolicyKind } from '../synthesize/index.js';
 import type { ServeConfig } from './config.js';
 import { type Family, PROMETHEUS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { DIFF_MODES, diffView, verifyView } from './review.js';
 import type { Log, Service } from './service.js';
-import { availableKinds, graphView, proposalView, propose, workloadsView, workloadView } from './views.js';
+import { graphView, proposalView, propose, workloadsView, workloadView } from './views.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -150,14 +151,18 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const w = windowOf(q);
     return cached(`graph|${w.since}|${w.until}`, () => service.store.loadGraph(w));
   };
-  const proposalOptions = {
+  const proposalOptions: PoliciesOptions = {
+    ...DEFAULT_POLICIES_OPTIONS,
     minFlows: config.minFlows,
     defaultDeny: config.defaultDeny,
     allowDropped: config.allowDropped,
     cidrPrefixV4: config.cidrPrefix,
     cidrPrefixV6: config.cidrPrefixV6,
+    trustDomain: config.trustDomain,
+    l7: config.l7 as L7Level,
+    tenantLabel: config.tenantLabel,
   };
-  const kinds = availableKinds(config.kinds);
+  const kinds: readonly string[] = config.kinds;
 
   const health = () => {
     const sources = service.sources.map((s) => ({
@@ -335,12 +340,12 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     if (path === 'proposals') return json(res, 200, { kinds });
     const pm = /^proposals\/([a-z-]+)(?:\/files\/(.+))?$/.exec(path);
     if (pm) {
-      const kind = pm[1];
+      const kind = pm[1] as PolicyKind;
       if (!kinds.includes(kind))
         throw new HttpError(404, `no proposal kind '${kind}' (available: ${kinds.join(', ')})`);
       const graph = loadGraph(q);
       const w = graph.window;
-      const proposal = cached(`proposal|${kind}|${w.since}|${w.until}`, () => propose(graph, kind, proposalOptions)!);
+      const proposal = cached(`proposal|${kind}|${w.since}|${w.until}`, () => propose(graph, kind, proposalOptions));
       if (pm[2] !== undefined) {
         const file = proposal.files.find((f) => f.path === pm[2]);
         if (!file) throw new HttpError(404, `no file '${pm[2]}' in the ${kind} proposal`);
@@ -374,7 +379,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       const w = graph.window;
       const proposal = cached(`proposal|networkpolicy|${w.since}|${w.until}`, () =>
         propose(graph, 'networkpolicy', proposalOptions),
-      )!;
+      );
       return json(res, 200, diffView(graph, proposal, config.policiesDir, mode, unusedForMs));
     }
     const extra = routes.get(path);

@@ -6,9 +6,10 @@ import { filterGraphByNamespace, graphToJson } from '../review/index.js';
 import {
   allowedFlows,
   deniedFlows,
+  type PoliciesOptions,
+  type PolicyKind,
   type Proposal,
-  type ProposalOptions,
-  proposeNetworkPolicies,
+  proposePolicies,
   renderProposalFile,
 } from '../synthesize/index.js';
 
@@ -131,21 +132,11 @@ export function workloadView(graph: Graph, key: string) {
   };
 }
 
-/** The kinds this build can propose, and the function for each. */
-const PROPOSERS: Record<string, (graph: Graph, opts: ProposalOptions) => Proposal> = {
-  networkpolicy: proposeNetworkPolicies,
-};
-
-export function availableKinds(configured: readonly string[]): string[] {
-  return configured.filter((k) => k in PROPOSERS);
-}
-
-/** The proposal of one kind for the graph (selectors are assigned here); undefined for an unknown kind. */
-export function propose(graph: Graph, kind: string, opts: ProposalOptions): Proposal | undefined {
-  const fn = PROPOSERS[kind];
-  if (!fn) return undefined;
+/** The proposal of one kind for the graph (selectors are assigned here). */
+export function propose(graph: Graph, kind: PolicyKind, opts: PoliciesOptions): Proposal {
   assignSelectors(graph);
-  return fn(graph, opts);
+  const p = proposePolicies(graph, { ...opts, kinds: [kind] });
+  return { files: p.files, summary: p.summaries[0].summary };
 }
 
 /** `GET /api/v1/proposals/<kind>`: every file with its YAML, optionally only one namespace's or one workload's. */

@@ -14,7 +14,7 @@ import { emptyStats, type Flow } from '../../src/model/index.js';
 import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { loadGraph, type ShopExport, shopExport, waitFor } from '../serve/helpers.js';
+import { loadGraph, type ShopExport, sharedConfig, shopExport, waitFor } from '../serve/helpers.js';
 
 const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
 const root = new URL('../..', import.meta.url).pathname;
@@ -74,15 +74,7 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
     const config = loadServeConfig({
       text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
       file: 'test.yaml',
-      shared: {
-        db: shop.db,
-        flushEvery: 1000,
-        minFlows: 1,
-        cidrPrefix: 32,
-        cidrPrefixV6: 128,
-        defaultDeny: true,
-        allowDropped: false,
-      },
+      shared: sharedConfig(shop.db, { flushEvery: 1000 }),
     });
     const stop = new AbortController();
     let http: HttpServer | undefined;

@@ -14,7 +14,7 @@ import { loadReplayFiles, type ReplayEntry, startReplayServer } from '../../src/
 import { graphToJson } from '../../src/review/index.js';
 import { type HttpServer, jsonLog, loadServeConfig, runServe, type SharedConfig } from '../../src/serve/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { getJson, loadGraph, type ShopExport, shopExport, waitFor } from '../serve/helpers.js';
+import { getJson, loadGraph, type ShopExport, sharedConfig, shopExport, waitFor } from '../serve/helpers.js';
 import { parsePrometheus, sampleValue } from '../serve/prometheus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-'));
@@ -30,18 +30,6 @@ before(async () => {
   assert.equal(stats.malformed, 0);
   assert.ok(shop.graph.edges.length > 10);
 });
-
-function shared(db: string): SharedConfig {
-  return {
-    db,
-    flushEvery: 500,
-    minFlows: 1,
-    cidrPrefix: 32,
-    cidrPrefixV6: 128,
-    defaultDeny: true,
-    allowDropped: false,
-  };
-}
 
 describe('serve against a live Hubble source', () => {
   it('streams, serves the graph and proposal, reports a lost source and reconnects to it', async () => {
@@ -60,7 +48,7 @@ describe('serve against a live Hubble source', () => {
         '    since: 1h',
         '    reconnect: { initial: 50ms, max: 200ms }',
       ].join('\n'),
-      shared: shared(db),
+      shared: sharedConfig(db, { flushEvery: 500 }),
     });
     const logs: string[] = [];
     const stop = new AbortController();

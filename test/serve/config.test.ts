@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FlowwrightError } from '../../src/model/index.js';
 import { loadServeConfig, parseListen, type SharedConfig } from '../../src/serve/index.js';
+import { sharedConfig } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const shared: SharedConfig = {
-  db: 'x.db',
-  flushEvery: 50_000,
-  minFlows: 1,
-  cidrPrefix: 32,
-  cidrPrefixV6: 128,
-  defaultDeny: true,
-  allowDropped: false,
-};
+const shared: SharedConfig = sharedConfig('x.db', { flushEvery: 50_000 });
 
 const load = (text: string, env: NodeJS.ProcessEnv = {}) => loadServeConfig({ text, file: 'fw.yaml', shared, env });
 
@@ -59,7 +52,6 @@ sources:
     name: calico
     address: goldmane.calico-system:7443
     tls: { ca: /ca.crt, cert: /c.crt, key: /c.key }
-proposals: { kinds: [networkpolicy] }
 policies: { dir: /etc/flowwright/policies }
 limits: { maxBodyBytes: 0, maxHeaderBytes: 8192, maxUrlBytes: 2048, requestTimeout: 10s }
 shutdownTimeout: 20s
@@ -92,6 +84,10 @@ shutdownTimeout: 20s
     assert.equal(c.token, undefined);
     assert.deepEqual(c.sources, []);
     assert.deepEqual(c.kinds, ['networkpolicy']);
+    assert.deepEqual(loadServeConfig({ text: '', shared: { ...shared, kinds: 'cilium,networkpolicy' } }).kinds, [
+      'networkpolicy',
+      'cilium',
+    ]);
   });
 
   it('takes the token from an environment variable, and the listen address from FLOWWRIGHT_LISTEN', () => {
@@ -124,7 +120,10 @@ shutdownTimeout: 20s
       'sources: [{type: hubble-relay, address: a:1, reconnect: {initial: 1m, max: 1s}}]',
       /reconnect: max must not be below/,
     );
-    fails('proposals: { kinds: [networkpolicy, firewall] }', /^proposals\.kinds\[1\]: unknown kind 'firewall'/);
+    assert.throws(
+      () => loadServeConfig({ text: '', file: 'fw.yaml', shared: { ...shared, kinds: 'networkpolicy,firewall' } }),
+      { message: /^kinds: unknown kind 'firewall'/ },
+    );
     fails('limits: { maxUrlBytes: 10 }', /^limits\.maxUrlBytes: expected an integer from 256/);
     fails('auth: { tokenFile: /nonexistent/token }', /^auth\.tokenFile: cannot read/);
     fails('auth: { tokenEnv: NOPE }', /^auth\.tokenEnv: the environment variable NOPE is not set/);

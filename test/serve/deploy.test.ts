@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { loadServeConfig } from '../../src/serve/index.js';
+import { sharedConfig } from './helpers.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const manifestsDir = join(root, 'deploy', 'kubernetes');
@@ -112,15 +113,7 @@ describe('deploy manifests', () => {
       text,
       file: 'configmap.yaml',
       env: {},
-      shared: {
-        db: '/var/lib/flowwright/flowwright.db',
-        flushEvery: 50_000,
-        minFlows: 1,
-        cidrPrefix: 32,
-        cidrPrefixV6: 128,
-        defaultDeny: true,
-        allowDropped: false,
-      },
+      shared: sharedConfig('/var/lib/flowwright/flowwright.db', { flushEvery: 50_000 }),
     });
     assert.equal(c.listen.port, 8080);
     assert.equal(c.sources.length, 1);

@@ -7,6 +7,7 @@ import { hubbleLines } from '../../samples/hubble.js';
 import { shopScenario } from '../../samples/shop.js';
 import { runIngest } from '../../src/cli/ingest.js';
 import type { Graph } from '../../src/model/index.js';
+import type { SharedConfig } from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 
 export interface ShopExport {
@@ -68,4 +69,22 @@ export async function waitFor<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The shared options at their defaults (as the CLI's options table has them), for a database. */
+export function sharedConfig(db: string, overrides: Partial<SharedConfig> = {}): SharedConfig {
+  return {
+    db,
+    flushEvery: 50_000,
+    minFlows: 1,
+    cidrPrefix: 32,
+    cidrPrefixV6: 128,
+    defaultDeny: true,
+    allowDropped: false,
+    kinds: 'networkpolicy',
+    trustDomain: 'cluster.local',
+    l7: 'paths',
+    tenantLabel: '',
+    ...overrides,
+  };
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { assignSelectors } from '../../src/identity/index.js';
 import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { getJson, type ShopExport, shopExport, waitFor } from './helpers.js';
+import { getJson, type ShopExport, sharedConfig, shopExport, waitFor } from './helpers.js';
 import { parsePrometheus } from './prometheus.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -37,15 +37,7 @@ before(async () => {
     text: `listen: 127.0.0.1:0\nauth: { tokenEnv: FW_TEST_TOKEN }\npolicies: { dir: ${policies} }\nlimits: { maxUrlBytes: 512 }`,
     file: 'test.yaml',
     env: { FW_TEST_TOKEN: TOKEN },
-    shared: {
-      db: shop.db,
-      flushEvery: 1000,
-      minFlows: 1,
-      cidrPrefix: 32,
-      cidrPrefixV6: 128,
-      defaultDeny: true,
-      allowDropped: false,
-    },
+    shared: sharedConfig(shop.db, { flushEvery: 1000, kinds: 'networkpolicy,cilium' }),
   });
   let http: HttpServer | undefined;
   running = runServe({
@@ -138,6 +130,16 @@ describe('serve HTTP', () => {
     assert.equal(future.edges.length, 0);
     const lastDay = (await getJson(`${url}/api/v1/graph?since=24h`, auth)).body;
     assert.equal(lastDay.edges.length, all.edges.length);
+  });
+
+  it('offers every configured kind', async () => {
+    assert.deepEqual((await getJson(`${url}/api/v1/proposals`, auth)).body, { kinds: ['networkpolicy', 'cilium'] });
+    const cilium = (await getJson(`${url}/api/v1/proposals/cilium`, auth)).body;
+    assert.equal(cilium.kind, 'cilium');
+    assert.ok(cilium.files.length > 0);
+    assert.ok(cilium.files.every((f: { kind: string }) => f.kind === 'CiliumNetworkPolicy'));
+    assert.match(cilium.files[0].yaml, /^apiVersion: cilium\.io\/v2$/m);
+    assert.equal((await getJson(`${url}/api/v1/proposals/calico`, auth)).status, 404, 'not configured');
   });
 
   it('serves one proposal file as a YAML download', async () => {
