@@ -4,6 +4,7 @@
 //
 //   npm run bench                          1M flows
 //   npm run bench -- --flows 5000000       the memory check
+//   npm run bench -- --verify              the policy verifier instead (bench/verify.mjs, three sizes)
 //   options: --seed <n> --runs <n> --skip-build --source (run src/ through tsx) --no-record --check
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     source: { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
     check: { type: 'boolean', default: false },
+    verify: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -31,7 +33,7 @@ if (values.help) {
   console.log(
     readFileSync(new URL(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 8)
+      .slice(0, 9)
       .join('\n')
       .replaceAll('// ', ''),
   );
@@ -58,6 +60,11 @@ if (!values.source && !values['skip-build']) {
     const errors = build.stdout.trim().split('\n');
     console.error(`build reported ${errors.length} lines of errors (first: ${errors[0]}); measuring what was emitted`);
   }
+}
+
+if (values.verify) {
+  const { runVerifyBench } = await import('../bench/verify-run.mjs');
+  process.exit(runVerifyBench({ root, source: values.source, record: !values['no-record'] }));
 }
 
 // 2. The input, generated once.

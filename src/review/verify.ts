@@ -261,13 +261,14 @@ export function verifyPolicies(
     const srcs = src.endpoints.slice(0, maxVariants);
     const dsts = dst.endpoints.slice(0, maxVariants);
     const l4 = decideEdge(compiled.network, srcs, dsts, protocol, e.port);
-    const base = {
+    // Built only for findings: most edges are allowed and need no names.
+    const base = () => ({
       ...ref(graph, e),
       allowedFlows: allowed,
       droppedFlows: denied,
       firstSeen: e.firstSeen,
       lastSeen: e.lastSeen,
-    };
+    });
     if (allowed > 0) {
       totals.observed++;
       totals.observedFlows += allowed;
@@ -275,7 +276,7 @@ export function verifyPolicies(
       if (!l4.allowed) {
         const detailed = decideEdge(compiled.network, srcs, dsts, protocol, e.port, true);
         report.broken.push({
-          ...base,
+          ...base(),
           layer: 'L4',
           summary: decisionSummary(detailed.decision),
           explanation: explainConnection(detailed.decision, detailed.conn),
@@ -293,7 +294,7 @@ export function verifyPolicies(
         totals.droppedNowAllowed++;
         const detailed = decideEdge(compiled.network, srcs, dsts, protocol, e.port, true);
         report.droppedNowAllowed.push({
-          ...base,
+          ...base(),
           layer: 'L4',
           summary: decisionSummary(detailed.decision),
           explanation: explainConnection(detailed.decision, detailed.conn),
@@ -313,7 +314,7 @@ function verifyRequests(
   compiled: CompiledSet,
   e: Edge,
   l4: EdgeDecision,
-  base: Omit<VerifiedEdge, 'layer' | 'summary' | 'explanation'>,
+  base: () => Omit<VerifiedEdge, 'layer' | 'summary' | 'explanation'>,
   report: VerifyReport,
   warnings: Set<string>,
 ): boolean {
@@ -326,7 +327,7 @@ function verifyRequests(
     for (const w of d.warnings) warnings.add(w);
     if (d.verdict === 'allow') continue;
     const finding: VerifiedEdge = {
-      ...base,
+      ...base(),
       layer: 'L7',
       request: { method: h.method, path: h.path, count: h.count },
       summary: d.reason,
