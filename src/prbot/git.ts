@@ -36,7 +36,14 @@ export function openGit(dir: string): Git {
     } catch (err) {
       const e = err as { stderr?: string; code?: string; status?: number };
       if (e.code === 'ENOENT') throw new FlowwrightError('usage', 'git is not installed or not on PATH');
-      const stderr = (e.stderr ?? '').trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+      // A remote URL may carry a token (https://user:token@host/...): never repeat it.
+      const stderr = (e.stderr ?? '')
+        .replace(/\/\/[^/@\s]+@/g, '//***@')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .slice(-3)
+        .join(' / ');
       throw new FlowwrightError(
         'input',
         `${opts.what ?? `git ${args[0]}`} failed in ${dir}: ${stderr || `exit status ${e.status}`}`,

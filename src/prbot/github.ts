@@ -102,6 +102,13 @@ export function githubError(err: unknown, what: string, o: { apiUrl: string; own
         `GitHub rejected the token while ${what} (401 ${reason}): check GITHUB_TOKEN and --api-url (${o.apiUrl})`,
       );
     case 403:
+    case 429:
+      // Rate limits answer 403 or 429: waiting helps, a new token does not.
+      if (err.status === 429 || /rate limit/i.test(reason))
+        return new FlowwrightError(
+          'unreachable',
+          `GitHub rate limit while ${what} (${err.status} ${reason}); run again later`,
+        );
       return new FlowwrightError(
         'usage',
         `GitHub refused ${what} in ${repo} (403 ${reason}): the token needs contents: write and pull-requests: write`,

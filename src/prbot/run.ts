@@ -170,7 +170,7 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
     const fetched = fetchBranch(git, opts.remote, branch);
     upToDate = treeOf(git, fetched) === tree && parentOf(git, fetched) === baseCommit;
   }
-  if (upToDate && open && open.title === description.title && open.body === description.body)
+  if (upToDate && open && open.title === description.title && sameText(open.body, description.body))
     return { action: 'nothing', plan, pull: open, reason: `pull request #${open.number} is already up to date` };
 
   // 4. Push, then the pull request; undo what was done if a later step fails.
@@ -226,6 +226,11 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
     else if (err instanceof FlowwrightError && undo.length > 0) err.message += '; nothing was left changed';
     throw err;
   }
+}
+
+/** GitHub may hand a body back with CRLF line ends. */
+function sameText(a: string, b: string): boolean {
+  return a.replaceAll('\r\n', '\n') === b.replaceAll('\r\n', '\n');
 }
 
 /** Observed-but-denied edges of every kind's summary, each once. */

@@ -1,8 +1,13 @@
 // The pull request description: risk flags for what a change adds, evidence tables, and the size limit.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Edge, Graph, PeerNode } from '../../src/model/index.js';
+import { type Edge, FlowwrightError, type Graph, type PeerNode } from '../../src/model/index.js';
 import { describeProposal, GITHUB_BODY_LIMIT, hashInBody } from '../../src/prbot/describe.js';
+import { openGit } from '../../src/prbot/git.js';
 import { createGitHub, githubError, parseRepoSlug } from '../../src/prbot/github.js';
 import type { Plan, PlannedChange } from '../../src/prbot/plan.js';
 
@@ -199,6 +204,30 @@ describe('GitHub helpers', () => {
     assert.equal(e422.exitCode, 3);
     assert.match(e422.message, /422 Validation Failed: Label name invalid/);
     assert.equal(githubError(err(503, {}), 'listing', where).exitCode, 4);
+    const limited = githubError(
+      err(403, { message: 'API rate limit exceeded for installation ID 1.' }),
+      'listing',
+      where,
+    );
+    assert.equal(limited.exitCode, 4);
+    assert.match(limited.message, /rate limit .*run again later/);
+    assert.equal(githubError(err(429, { message: 'Too Many Requests' }), 'listing', where).exitCode, 4);
+  });
+
+  it('never repeats a credential from a remote URL in a git error', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowwright-git-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('git', ['init', '--quiet', dir]);
+    const git = openGit(dir);
+    assert.throws(
+      () => git.run(['push', 'https://x-access-token:s3cr3t@127.0.0.1:9/acme/platform.git', 'HEAD:refs/heads/x']),
+      (e: unknown) => {
+        assert.ok(e instanceof FlowwrightError);
+        assert.doesNotMatch(e.message, /s3cr3t/);
+        return true;
+      },
+    );
+    assert.throws(() => openGit(tmpdir()), /is not a git work tree/);
   });
 
   it('gives up on an unreachable API with exit code 4 after the retries', async () => {
