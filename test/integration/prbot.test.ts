@@ -319,6 +319,20 @@ test('a proposal closed without merging is not reopened until it changes', async
   assert.equal(gh.pulls[0].state, 'closed');
 });
 
+test('GitHub Enterprise: --api-url with a path prefix is used for every call', async (t) => {
+  const w = setup(t);
+  const gh = await startFakeGitHub({ bareRemote: w.remote, pathPrefix: '/api/v3' });
+  t.after(() => gh.close());
+  const { graph, proposal } = propose(w);
+  const out = await runPrBot(graph, proposal, options(w, { url: `${gh.url}/api/v3/`, token: gh.token }));
+  assert.equal(out.action, 'created');
+  assert.equal(gh.pulls.length, 1);
+  assert.deepEqual(
+    gh.requests.map((r) => r.status),
+    [200, 201, 200],
+  );
+});
+
 test('401: a clear message naming the token, and nothing pushed', async (t) => {
   const w = setup(t);
   const gh = await startFakeGitHub({ bareRemote: w.remote });

@@ -58,7 +58,14 @@ export interface FakeGitHub {
 const DOCS = 'https://docs.github.com/rest';
 
 /** Starts the server. `bareRemote` is the git repository the pull requests' branches live in. */
-export async function startFakeGitHub(opts: { bareRemote: string; owner?: string; repo?: string; token?: string }) {
+export async function startFakeGitHub(opts: {
+  bareRemote: string;
+  owner?: string;
+  repo?: string;
+  token?: string;
+  /** `/api/v3` to answer like GitHub Enterprise Server; other paths are 404. */
+  pathPrefix?: string;
+}) {
   const owner = opts.owner ?? 'acme';
   const repo = opts.repo ?? 'platform';
   const token = opts.token ?? 'test-token';
@@ -219,6 +226,10 @@ export async function startFakeGitHub(opts: { bareRemote: string; owner?: string
   const server: Server = createServer(async (req, res) => {
     const u = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
+    const prefix = opts.pathPrefix ?? '';
+    const inside = u.pathname.startsWith(`${prefix}/`);
+    if (inside) u.pathname = u.pathname.slice(prefix.length);
+    else u.pathname = `/not-the-api${u.pathname}`;
     let body: Record<string, unknown> = {};
     try {
       body = await readJson(req);
