@@ -14,7 +14,7 @@ import { emptyStats, type Flow } from '../../src/model/index.js';
 import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { loadGraph, type ShopExport, sharedConfig, shopExport, waitFor } from '../serve/helpers.js';
+import { loadGraph, type ShopExport, sharedConfig, shopExport, syntheticClusterDb, waitFor } from '../serve/helpers.js';
 
 const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
 const root = new URL('../..', import.meta.url).pathname;
@@ -70,7 +70,7 @@ before(async () => {
 });
 
 describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, () => {
-  it('finds a workload, shows its evidence, proposal and diff, and downloads the YAML', async () => {
+  it('finds a workload, shows its evidence, proposal and diff, and downloads the YAML', async (t) => {
     const config = loadServeConfig({
       text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
       file: 'test.yaml',
@@ -97,8 +97,12 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(m.text());
       });
+      const started = Date.now();
       await page.goto(`${http!.url}/?since=all`);
       await page.waitForFunction(() => document.querySelectorAll('#graph .node').length > 0);
+      t.diagnostic(
+        `${shop.graph.peers.size} peers, ${shop.graph.edges.length} edges: drawn in ${Date.now() - started} ms`,
+      );
       const nodes = await page.locator('#graph .node').count();
       assert.equal(nodes, shop.graph.peers.size, 'every peer is drawn');
       assert.ok((await page.locator('#graph .ns').count()) >= 3, 'namespaces are groups');
@@ -154,6 +158,56 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'serve-page.png') });
       assert.deepEqual(errors, []);
+    } finally {
+      await browser?.close();
+      stop.abort();
+      await running;
+    }
+  });
+
+  it('stays usable at 500 workloads', async (t) => {
+    const db = join(dir, 'large.db');
+    const { edges } = syntheticClusterDb(db, 500);
+    const config = loadServeConfig({ text: 'listen: 127.0.0.1:0', file: 'test.yaml', shared: sharedConfig(db) });
+    const stop = new AbortController();
+    let http: HttpServer | undefined;
+    const running = runServe({
+      config,
+      log: () => undefined,
+      signal: stop.signal,
+      onListening: (h) => {
+        http = h;
+      },
+    });
+    let browser: Browser | undefined;
+    try {
+      await waitFor('listening', () => http);
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+      const started = Date.now();
+      await page.goto(`${http!.url}/?since=all`);
+      await page.waitForFunction(() => document.querySelectorAll('#graph .node').length >= 500);
+      const drawnMs = Date.now() - started;
+      assert.equal(await page.locator('#graph .node').count(), 500);
+      assert.equal(await page.locator('#graph .ns').count(), 25);
+      assert.equal(await page.locator('#graph path.edge').count(), edges);
+      assert.ok((await page.locator('#graph path.edge.dropped').count()) > 0, 'dropped edges stand out');
+      // Too many edges for every port label: only the selected workload's show.
+      assert.equal(await page.locator('#graph').getAttribute('class'), 'dense');
+      const searchStarted = Date.now();
+      await page.fill('#search', 'svc-250');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent === 'team-12/svc-250');
+      const selectMs = Date.now() - searchStarted;
+      const labelled = await page.locator('#graph .port.hl').count();
+      assert.ok(labelled >= 4, 'the selected workload keeps its port labels');
+      assert.ok(await page.locator('#graph .port.hl').first().isVisible());
+      assert.equal(await page.locator('#graph .port:not(.hl)').first().isVisible(), false);
+      await page.click('#open-proposal');
+      await page.locator('#view-proposal .file').first().waitFor();
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'serve-page-500.png') });
+      t.diagnostic(`500 workloads, ${edges} edges: drawn in ${drawnMs} ms, search and select in ${selectMs} ms`);
     } finally {
       await browser?.close();
       stop.abort();

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { hubbleLines } from '../../samples/hubble.js';
 import { shopScenario } from '../../samples/shop.js';
+import { createAggregator } from '../../src/aggregate/index.js';
 import { runIngest } from '../../src/cli/ingest.js';
-import type { Graph } from '../../src/model/index.js';
+import type { Flow, Graph } from '../../src/model/index.js';
 import type { SharedConfig } from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 
@@ -87,4 +88,60 @@ export function sharedConfig(db: string, overrides: Partial<SharedConfig> = {}):
     tenantLabel: '',
     ...overrides,
   };
+}
+
+/**
+ * A database with a large synthetic cluster: `workloads` Deployments in namespaces of 20, each calling
+ * `fanOut` others (mostly in its own namespace, one across), every 50th call dropped. For checking the page
+ * and API at the size the service must stay usable at.
+ */
+export function syntheticClusterDb(path: string, workloads: number, fanOut = 4): { edges: number } {
+  const aggregator = createAggregator();
+  const now = Date.now();
+  const endpoint = (i: number) => {
+    const ns = `team-${String(Math.floor(i / 20)).padStart(2, '0')}`;
+    const name = `svc-${String(i).padStart(3, '0')}`;
+    return {
+      cluster: 'default',
+      namespace: ns,
+      pod: `${name}-7d9c8b-x${i}`,
+      workload: { kind: 'Deployment' as const, name },
+      labels: { app: name },
+      namespaceLabels: { 'kubernetes.io/metadata.name': ns },
+      serviceAccount: name,
+      ip: `10.${Math.floor(i / 250)}.${i % 250}.10`,
+    };
+  };
+  const flows: Flow[] = [];
+  let calls = 0;
+  for (let i = 0; i < workloads; i++) {
+    for (let k = 1; k <= fanOut; k++) {
+      const sameNs = Math.floor(i / 20) * 20;
+      const j = k === fanOut ? (i + 20 * k + 7) % workloads : sameNs + ((i - sameNs + k) % 20);
+      if (j === i || j >= workloads) continue;
+      calls++;
+      const dropped = calls % 50 === 0;
+      flows.push({
+        time: now - 60_000 + calls,
+        source: endpoint(i),
+        destination: { ...endpoint(j), port: 8000 + (j % 7) },
+        protocol: 'TCP',
+        port: 8000 + (j % 7),
+        verdict: dropped ? 'dropped' : 'forwarded',
+        reply: false,
+        direction: 'egress',
+        count: 1,
+        ...(dropped ? { dropReason: 'POLICY_DENIED' } : {}),
+        origin: { source: 'synthetic' },
+      });
+    }
+  }
+  aggregator.add(flows);
+  const store = openStore(path);
+  try {
+    store.applyDelta(aggregator.take());
+    return { edges: store.counts().edges };
+  } finally {
+    store.close();
+  }
 }

@@ -32,7 +32,7 @@ export function peerName(peer) {
     case 'reserved':
       return peer.entity;
     case 'external':
-      return peer.names && peer.names.length ? `${peer.cidr} (${peer.names[0]})` : peer.cidr;
+      return peer.names?.length ? `${peer.cidr} (${peer.names[0]})` : peer.cidr;
     case 'networkset':
       return peer.name;
     default:
