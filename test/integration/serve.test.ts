@@ -12,7 +12,7 @@ import { assignSelectors } from '../../src/identity/index.js';
 import { emptyStats } from '../../src/model/index.js';
 import { loadReplayFiles, type ReplayEntry, startReplayServer } from '../../src/replay/index.js';
 import { graphToJson } from '../../src/review/index.js';
-import { type HttpServer, jsonLog, loadServeConfig, runServe, type SharedConfig } from '../../src/serve/index.js';
+import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
 import { getJson, loadGraph, type ShopExport, sharedConfig, shopExport, waitFor } from '../serve/helpers.js';
 import { parsePrometheus, sampleValue } from '../serve/prometheus.js';
