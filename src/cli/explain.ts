@@ -20,7 +20,7 @@ import { endpointResolver } from '../review/index.js';
 import { addOptions, resolveConfig } from './options.js';
 import { buildInventory, collect, loadPoliciesOrFail, optionalGraph } from './verify.js';
 
-const KEYS = ['db', 'since', 'until'] as const;
+const KEYS = ['db', 'since', 'until', 'trustDomain'] as const;
 
 export interface Target {
   /** `shop/frontend-6d9f-abcde`, `shop/deployment/frontend` or an IP address. */
@@ -155,7 +155,10 @@ export function registerExplainCommand(program: Command): void {
     const network = compileNetworkPolicies(policies.networkPolicies, inventory);
     const authz =
       policies.authorizationPolicies.length > 0
-        ? compileAuthorizationPolicies(policies.authorizationPolicies, { rootNamespace: flags.rootNamespace as string })
+        ? compileAuthorizationPolicies(policies.authorizationPolicies, {
+            rootNamespace: flags.rootNamespace as string,
+            trustDomain: config.trustDomain,
+          })
         : undefined;
     const http = flags.method !== undefined || flags.path !== undefined;
     const l7Asked = http || flags.principal !== undefined;

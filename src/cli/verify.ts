@@ -14,7 +14,7 @@ import { renderVerify, VERIFY_FORMATS, type VerifyFormat, verifyPolicies } from 
 import { addOptions, resolveConfig } from './options.js';
 import { loadProposalGraph } from './propose.js';
 
-const KEYS = ['db', 'since', 'until'] as const;
+const KEYS = ['db', 'since', 'until', 'trustDomain'] as const;
 
 function issueLine(i: InputIssue): string {
   const where = formatLocation(i);
@@ -95,7 +95,10 @@ export function registerVerifyCommand(program: Command): void {
     const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
     const graph = loadProposalGraph(config);
     const inventory = buildInventory(graph, flags.inventory as string | undefined);
-    const report = verifyPolicies(graph, inventory, policies, { rootNamespace: flags.rootNamespace as string });
+    const report = verifyPolicies(graph, inventory, policies, {
+      rootNamespace: flags.rootNamespace as string,
+      trustDomain: config.trustDomain,
+    });
     process.stdout.write(renderVerify(report, flags.format as VerifyFormat));
     if (report.totals.broken > 0) {
       throw new FlowwrightError(
