@@ -173,3 +173,24 @@ describe('flowwright explain', () => {
     );
   });
 });
+
+describe('explain endpoint syntax', () => {
+  it('parses names, IPv4 and bracketed IPv6 with ports and protocols', async () => {
+    const { parseTarget } = await import('../../src/cli/explain.js');
+    assert.deepEqual(parseTarget('shop/cart-7c4b-x2x9k:7070/udp', 'x'), {
+      name: 'shop/cart-7c4b-x2x9k',
+      port: 7070,
+      protocol: 'UDP',
+    });
+    assert.deepEqual(parseTarget('shop/deployment/cart:7070', 'x'), {
+      name: 'shop/deployment/cart',
+      port: 7070,
+      protocol: 'TCP',
+    });
+    assert.deepEqual(parseTarget('203.0.113.7:443', 'x'), { name: '203.0.113.7', port: 443, protocol: 'TCP' });
+    assert.deepEqual(parseTarget('2001:db8::1', 'x'), { name: '2001:db8::1', protocol: 'TCP' });
+    assert.deepEqual(parseTarget('[2001:db8::1]:443/SCTP', 'x'), { name: '2001:db8::1', port: 443, protocol: 'SCTP' });
+    assert.throws(() => parseTarget('shop/cart:0', 'x'), /port 0 is outside 1-65535/);
+    assert.throws(() => parseTarget('shop/cart:http', 'x'), /expected name\[:port\[\/protocol\]\]/);
+  });
+});
