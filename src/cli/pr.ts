@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FlowwrightError, usageError } from '../model/index.js';
-import { defaultBranch, type GitIdentity, type PrOptions, runPrBot } from '../prbot/index.js';
+import { defaultBranch, type GitIdentity, type PrOptions, policiesDirInRepo, runPrBot } from '../prbot/index.js';
 import { unifiedDiff } from '../review/index.js';
 import { parseKinds, proposePolicies } from '../synthesize/index.js';
 import { addOptions, parseDuration, parseInteger, resolveConfig } from './options.js';
@@ -76,11 +76,15 @@ export function registerPrCommand(program: Command): void {
     const token = process.env.GITHUB_TOKEN ?? '';
     if (!dryRun && token === '') throw usageError('GITHUB_TOKEN is not set (or use --dry-run)');
 
+    // The repository first: a wrong --repo fails before the graph is loaded.
+    const repoDir = resolve(String(flags.repo));
+    const policiesDir = policiesDirInRepo(repoDir, String(flags.policiesDir));
     const graph = loadProposalGraph(config);
     const proposal = proposePolicies(graph, { ...proposalOptions(config), kinds });
     const base = String(flags.base);
-    const policiesDir = String(flags.policiesDir);
+    const branch = typeof flags.branch === 'string' ? flags.branch : defaultBranch(base);
     const reproduce = reproduceCommands(config, {
+      branch,
       policiesDir,
       base,
       mode,
@@ -88,12 +92,12 @@ export function registerPrCommand(program: Command): void {
       unusedFor: flags.unusedFor,
     });
     const opts: PrOptions = {
-      repoDir: resolve(String(flags.repo)),
+      repoDir,
       policiesDir,
       base,
       mode: mode as PrOptions['mode'],
       remote: String(flags.remote),
-      branch: typeof flags.branch === 'string' ? flags.branch : undefined,
+      branch,
       labels: (flags.label as string[]) ?? [],
       author: parseAuthor(String(flags.author)),
       dryRun,
@@ -125,9 +129,7 @@ export function registerPrCommand(program: Command): void {
         );
         for (const s of outcome.plan.skipped)
           process.stderr.write(`left alone: ${s.policy}${s.path ? ` in ${s.path}` : ''}: ${s.why}\n`);
-        process.stderr.write(
-          `dry run: would commit ${outcome.plan.changes.length} files on ${outcome.branch} (default ${defaultBranch(base)})\n`,
-        );
+        process.stderr.write(`dry run: would commit ${outcome.plan.changes.length} files on ${outcome.branch}\n`);
         return;
       }
       default:
@@ -142,7 +144,7 @@ export function registerPrCommand(program: Command): void {
 
 function reproduceCommands(
   config: ReturnType<typeof resolveConfig>,
-  o: { policiesDir: string; base: string; mode: string; kinds: string; unusedFor: unknown },
+  o: { policiesDir: string; base: string; branch: string; mode: string; kinds: string; unusedFor: unknown },
 ): string[] {
   const timeWindow = [
     ...(config.since ? ['--since', config.since] : []),
@@ -159,9 +161,11 @@ function reproduceCommands(
   const db = ['--db', config.db];
   const q = (args: string[]) => args.map(shellQuote).join(' ');
   return [
-    `# the database this run learned from: ${config.db}`,
-    `git fetch origin ${shellQuote(o.base)} && git checkout FETCH_HEAD`,
+    `# with the database this run learned from (${config.db}), in a clone of the repository:`,
+    `git fetch origin ${shellQuote(o.base)} ${shellQuote(o.branch)}`,
+    `git checkout --detach FETCH_HEAD   # the proposed policies (${o.branch})`,
     `flowwright verify ${q(['--policies', o.policiesDir, ...db, ...timeWindow])}`,
+    `git checkout --detach origin/${shellQuote(o.base)}`,
     `flowwright pr ${q([
       '--repo',
       '.',
@@ -176,6 +180,6 @@ function reproduceCommands(
       ...db,
       ...window,
       '--dry-run',
-    ])}`,
+    ])}   # the same diff and description`,
   ];
 }

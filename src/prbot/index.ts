@@ -18,5 +18,6 @@ export {
   type GitHubSettings,
   type PrOptions,
   type PrOutcome,
+  policiesDirInRepo,
   runPrBot,
 } from './run.js';

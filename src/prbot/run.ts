@@ -2,6 +2,8 @@
 // files, describe them; then ask GitHub what exists before writing anything; then commit (objects
 // only), push, open or update the pull request, and undo the push and the pull request if a later
 // step fails. A proposal a human closed without merging is not proposed again until it changes.
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import type { Graph } from '../model/index.js';
 import { FlowwrightError, usageError } from '../model/index.js';
 import type { DeniedEdge, PoliciesProposal } from '../synthesize/index.js';
@@ -94,6 +96,22 @@ function resolveBase(git: Git, remote: string, base: string, dryRun: boolean): s
   return commit;
 }
 
+/** --policies-dir as a path from the root of the repository at `repoDir` (absolute paths must lie inside it). */
+export function policiesDirInRepo(repoDir: string, dir: string): string {
+  return repoRelative(openGit(repoDir), dir);
+}
+
+function repoRelative(git: Git, dir: string): string {
+  if (!isAbsolute(dir)) return dir;
+  const top = git.run(['rev-parse', '--show-toplevel']).trim();
+  // Symlinked temp or home directories: compare real paths (the directory may not exist yet).
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+  const rel = relative(real(top), real(dir));
+  if (rel.startsWith('..') || isAbsolute(rel))
+    throw usageError(`--policies-dir ${dir} is outside the repository ${top}`);
+  return rel;
+}
+
 function repositorySlug(git: Git, remote: string, given: string | undefined): { owner: string; repo: string } {
   const text = given ?? git.tryRun(['remote', 'get-url', remote])?.trim() ?? '';
   const slug = parseRepoSlug(text);
@@ -113,7 +131,7 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
 
   // 1. Plan and describe: pure, from the base commit.
   const baseCommit = resolveBase(git, opts.remote, opts.base, opts.dryRun);
-  const repo = readRepoPolicies(git, baseCommit, opts.policiesDir);
+  const repo = readRepoPolicies(git, baseCommit, repoRelative(git, opts.policiesDir));
   const ctx = reviewContext(graph, repo, opts.unusedForMs);
   const plan = planChanges(repo, proposal.files, {
     mode: opts.mode,

@@ -479,6 +479,18 @@ test('flowwright pr --dry-run prints the diff and description and touches neithe
   assert.match(r.stdout, /# branch: flowwright\/policies-main/);
   assert.match(r.stdout, /## flowwright policy proposal/);
   assert.match(r.stderr, /left alone: NetworkPolicy shop\/flowwright-db/);
+  assert.match(r.stdout, /git checkout --detach FETCH_HEAD {3}# the proposed policies \(flowwright\/policies-main\)/);
+
+  // An absolute --policies-dir inside the repository is the same directory.
+  const abs = await cli(
+    ['pr', '--repo', w.clone, '--policies-dir', join(w.clone, 'policies'), '--db', w.dbPath, '--dry-run'],
+    {},
+  );
+  assert.equal(abs.code, 0, abs.stderr);
+  assert.equal(abs.stdout, r.stdout);
+  const outside = await cli(['pr', '--repo', w.clone, '--policies-dir', w.dir, '--db', w.dbPath, '--dry-run'], {});
+  assert.equal(outside.code, 2);
+  assert.match(outside.stderr, /--policies-dir .* is outside the repository/);
   assert.equal(git(w.clone, 'for-each-ref'), refsBefore);
   assert.equal(remoteBranchSha(w), undefined);
   assertCheckoutUntouched(w);
