@@ -21,7 +21,7 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .summary('run the in-cluster service: live collectors, HTTP API, metrics and web page')
     .description(
-      'Learn continuously from the sources in the configuration (Hubble Relay, Goldmane), write the graph to the ' +
+      'Learn continuously from the sources in the configuration (Hubble Relay, Goldmane, Kafka), write the graph to the ' +
         'database on an interval, drop hourly data older than the retention window, and serve a read-only JSON API ' +
         '(/api/v1), /healthz, /readyz, Prometheus /metrics and a web page to review the graph and the proposals. ' +
         'A source that goes away is retried with backoff. SIGTERM stops the sources, writes everything received and ' +

@@ -5,6 +5,15 @@
 // handed in as `shared`.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import {
+  type KafkaConnection,
+  type KafkaTopic,
+  parseBrokers,
+  SASL_MECHANISMS,
+  type SaslMechanism,
+  TOPIC_FORMATS,
+  type TopicFormat,
+} from '../collect/kafka/index.js';
 import { FlowwrightError } from '../model/index.js';
 import { type PolicyKind, parseKinds } from '../synthesize/index.js';
 
@@ -43,8 +52,12 @@ export interface GoldmaneSource extends SourceCommon {
 
 export interface KafkaSource extends SourceCommon {
   type: 'kafka';
-  /** The whole mapping as written: the Kafka consumer validates its own options. */
-  options: Record<string, unknown>;
+  connection: KafkaConnection;
+  groupId: string;
+  topics: KafkaTopic[];
+  deadLetterTopic?: string;
+  /** A group with no stored offsets starts at the oldest message (default) or, false, at new ones. */
+  fromBeginning: boolean;
 }
 
 export type SourceConfig = HubbleRelaySource | GoldmaneSource | KafkaSource;
@@ -262,7 +275,7 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   if (top.sources !== undefined) {
     if (!Array.isArray(top.sources)) c.fail('sources', `expected a list of sources, got ${describe(top.sources)}`);
     (top.sources as unknown[]).forEach((s, i) => {
-      sources.push(parseSource(c, s, `sources[${i}]`));
+      sources.push(parseSource(c, s, `sources[${i}]`, env));
     });
   }
   const names = new Set<string>();
@@ -313,7 +326,12 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
 
 const SOURCE_TYPES = ['hubble-relay', 'goldmane', 'kafka'];
 
-function parseSource(c: ReturnType<typeof createChecker>, raw: unknown, path: string): SourceConfig {
+function parseSource(
+  c: ReturnType<typeof createChecker>,
+  raw: unknown,
+  path: string,
+  env: NodeJS.ProcessEnv,
+): SourceConfig {
   if (!c.isObj(raw)) return c.fail(path, `expected a mapping with a 'type', got ${describe(raw)}`);
   const type = raw.type;
   if (typeof type !== 'string' || !SOURCE_TYPES.includes(type))
@@ -383,10 +401,79 @@ function parseSource(c: ReturnType<typeof createChecker>, raw: unknown, path: st
       reconnect,
     };
   }
-  // Kafka: the consumer checks its own keys; the service only needs a name for metrics and health.
-  const { type: _t, name: _n, reconnect: _r, ...options } = raw;
-  readCommon(raw);
-  const brokers = options.brokers;
-  const label = Array.isArray(brokers) ? brokers.join(',') : typeof brokers === 'string' ? brokers : 'kafka';
-  return { type: 'kafka', name: name(label), options, reconnect };
+  const s = c.mapping(raw, path, [
+    'type',
+    'name',
+    'brokers',
+    'topics',
+    'groupId',
+    'deadLetterTopic',
+    'fromBeginning',
+    'tls',
+    'sasl',
+    'reconnect',
+  ]);
+  readCommon(s);
+  const brokersText = Array.isArray(s.brokers)
+    ? c.strings(s.brokers, `${path}.brokers`).join(',')
+    : c.string(s.brokers, `${path}.brokers`);
+  let brokers: string[];
+  try {
+    brokers = parseBrokers(brokersText, `${path}.brokers`);
+  } catch (err) {
+    return c.fail(`${path}.brokers`, (err as Error).message.replace(`${path}.brokers: `, ''));
+  }
+  const topicList = Array.isArray(s.topics) ? s.topics : c.fail(`${path}.topics`, 'expected a list of topics');
+  if (topicList.length === 0) c.fail(`${path}.topics`, 'name at least one topic');
+  const topics = topicList.map((t, i): KafkaTopic => {
+    const text = c.string(t, `${path}.topics[${i}]`);
+    const [topic, format = 'auto', ...rest] = text.split(':');
+    if (!topic || rest.length > 0 || !/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+      c.fail(`${path}.topics[${i}]`, `'${text}' is not a topic name (letters, digits, . _ -) with an optional :format`);
+    if (!(TOPIC_FORMATS as readonly string[]).includes(format))
+      c.fail(`${path}.topics[${i}]`, `format must be one of ${TOPIC_FORMATS.join(', ')}`);
+    return { topic, format: format as TopicFormat };
+  });
+  const connection: KafkaConnection = { brokers, clientId: 'flowwright-serve' };
+  const t = tls(s.tls);
+  if (t) {
+    if (t.serverName !== undefined) c.fail(`${path}.tls.serverName`, 'not supported for Kafka');
+    connection.ssl = { ca: t.ca, cert: t.cert, key: t.key, insecureSkipVerify: t.insecureSkipVerify };
+  }
+  if (s.sasl !== undefined) {
+    const sasl = c.mapping(s.sasl, `${path}.sasl`, ['mechanism', 'username', 'passwordFile', 'passwordEnv']);
+    const mechanism = c.string(sasl.mechanism, `${path}.sasl.mechanism`);
+    if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism))
+      c.fail(`${path}.sasl.mechanism`, `expected one of ${SASL_MECHANISMS.join(', ')}`);
+    const username = c.string(sasl.username, `${path}.sasl.username`);
+    // Like the bearer token, the password never sits in the file itself.
+    let password: string | undefined;
+    if ((sasl.passwordFile === undefined) === (sasl.passwordEnv === undefined))
+      c.fail(`${path}.sasl`, 'give passwordFile or passwordEnv (one of them)');
+    if (sasl.passwordFile !== undefined) {
+      const file = c.string(sasl.passwordFile, `${path}.sasl.passwordFile`);
+      try {
+        password = readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        c.fail(`${path}.sasl.passwordFile`, `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    } else {
+      const name = c.string(sasl.passwordEnv, `${path}.sasl.passwordEnv`);
+      password = env[name];
+      if (!password) c.fail(`${path}.sasl.passwordEnv`, `the environment variable ${name} is not set or empty`);
+    }
+    connection.sasl = { mechanism: mechanism as SaslMechanism, username, password: password ?? '' };
+  }
+  const groupId = s.groupId !== undefined ? c.string(s.groupId, `${path}.groupId`) : 'flowwright';
+  return {
+    type: 'kafka',
+    name: name(`${groupId}@${brokers.join(',')}`),
+    connection,
+    groupId,
+    topics,
+    deadLetterTopic:
+      s.deadLetterTopic !== undefined ? c.string(s.deadLetterTopic, `${path}.deadLetterTopic`) : undefined,
+    fromBeginning: s.fromBeginning !== undefined ? c.bool(s.fromBeginning, `${path}.fromBeginning`) : true,
+    reconnect,
+  };
 }

@@ -296,6 +296,28 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
           .map(([code, n]) => ({ labels: { code: String(code) }, value: n })),
       },
     ];
+    const kafka = src.filter((s) => s.kafka);
+    if (kafka.length > 0)
+      families.push(
+        {
+          name: 'flowwright_kafka_poison_messages_total',
+          type: 'counter',
+          help: 'Kafka messages with nothing readable, skipped (and copied to the dead-letter topic when set).',
+          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.poison })),
+        },
+        {
+          name: 'flowwright_kafka_rebalances_total',
+          type: 'counter',
+          help: 'Partition assignments received by the Kafka consumer.',
+          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.rebalances })),
+        },
+        {
+          name: 'flowwright_kafka_batches_total',
+          type: 'counter',
+          help: 'Kafka batches written to the database, each in one transaction with its offsets.',
+          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.batches })),
+        },
+      );
     if (lag.length > 0)
       families.push({
         name: 'flowwright_kafka_consumer_lag',

@@ -7,6 +7,7 @@
 import { createAggregator } from '../aggregate/index.js';
 import { streamGoldmaneFlows } from '../collect/calico/goldmane.js';
 import { streamRelayFlows } from '../collect/hubble/relay.js';
+import { consumeKafka, emptyKafkaCounters, type KafkaCounters, mergeFragment } from '../collect/kafka/index.js';
 import {
   type CollectStats,
   describeError,
@@ -16,7 +17,7 @@ import {
   type GraphDelta,
 } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
-import type { ServeConfig, SourceConfig } from './config.js';
+import type { KafkaSource, ServeConfig, SourceConfig } from './config.js';
 import { createHistogram } from './metrics.js';
 
 const HOUR_MS = 3_600_000;
@@ -40,6 +41,8 @@ export interface SourceStatus {
   lastConnectedAt?: number;
   /** Consumer lag per topic/partition, for sources that have one (Kafka). */
   lag?: Array<{ topic: string; partition: number; lag: number }>;
+  /** Kafka sources: the consumer's counters (poison messages, rebalances, ...). */
+  kafka?: KafkaCounters;
 }
 
 /** Opens one source's stream of batches. Kafka plugs in here when its consumer is available. */
@@ -90,10 +93,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** The checkpoint source in the store (for Kafka, the prefix of its per-partition checkpoints). */
 export function sourceCheckpointKey(s: SourceConfig): string {
   if (s.type === 'hubble-relay') return `hubble-relay:${s.address}`;
   if (s.type === 'goldmane') return `goldmane:${s.address}`;
-  return `kafka:${s.name}`;
+  return `kafka:${s.groupId}:`;
 }
 
 const builtInOpeners: Partial<Record<SourceConfig['type'], SourceOpener>> = {
@@ -181,7 +185,7 @@ export function startService(opts: ServiceOptions): Service {
   const now = opts.now ?? Date.now;
   const openers = { ...builtInOpeners, ...opts.openers };
   for (const s of config.sources) {
-    if (!openers[s.type])
+    if (s.type !== 'kafka' && !openers[s.type])
       throw new FlowwrightError(
         'usage',
         `${s.name}: sources of type '${s.type}' are not supported by this build of flowwright`,
@@ -190,6 +194,11 @@ export function startService(opts: ServiceOptions): Service {
   }
   const store = openStore(config.db);
   const aggregator = createAggregator();
+  // Kafka batches are written by the consumer as they come (each with its partition offsets, checked against
+  // the store), through aggregators of their own.
+  const kafkaAggregators: ReturnType<typeof createAggregator>[] = [];
+  const sumKafka = (key: 'replies' | 'flows' | 'unknownReply') =>
+    kafkaAggregators.reduce((n, a) => n + a.stats[key], 0);
   const stop = new AbortController();
   const unwritten: GraphDelta[] = [];
   let generation = 0;
@@ -199,9 +208,9 @@ export function startService(opts: ServiceOptions): Service {
     flushErrors: 0,
     unwritten: () => unwritten.length,
     pruned: 0,
-    replies: () => aggregator.stats.replies,
-    dependencies: () => aggregator.stats.flows,
-    unknownReply: () => aggregator.stats.unknownReply,
+    replies: () => aggregator.stats.replies + sumKafka('replies'),
+    dependencies: () => aggregator.stats.flows + sumKafka('flows'),
+    unknownReply: () => aggregator.stats.unknownReply + sumKafka('unknownReply'),
     pendingFlows: () => aggregator.pending().flows,
     flushSeconds,
   };
@@ -294,7 +303,67 @@ export function startService(opts: ServiceOptions): Service {
     status.state = 'stopped';
   };
 
-  const loops = config.sources.map((s, i) => runSource(s, statuses[i]));
+  const runKafka = async (source: KafkaSource, status: SourceStatus) => {
+    const agg = createAggregator();
+    kafkaAggregators.push(agg);
+    const counters = emptyKafkaCounters();
+    status.kafka = counters;
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        await consumeKafka({
+          connection: source.connection,
+          groupId: source.groupId,
+          topics: source.topics,
+          stats: status.stats,
+          counters,
+          deadLetterTopic: source.deadLetterTopic,
+          fromBeginning: source.fromBeginning,
+          follow: true,
+          signal: stop.signal,
+          log: (line) => log('info', line, { source: status.name }),
+          sink: {
+            position: (checkpoint) => {
+              // Asked for each partition on every assignment: the consumer has joined its group.
+              if (status.state !== 'connected') connected(status);
+              return store.getCheckpoint(checkpoint)?.position;
+            },
+            write: (batch) => {
+              failures = 0;
+              const started = performance.now();
+              agg.add(batch.flows);
+              agg.setCheckpoint(batch.checkpoint);
+              const delta = agg.take();
+              mergeFragment(delta, batch.deltas);
+              try {
+                const ok = store.applyDeltaIf(delta, [{ source: batch.checkpoint.source, position: batch.expected }]);
+                if (ok && batch.flows.length + batch.deltas.edges.length > 0) generation++;
+                return ok;
+              } finally {
+                flushSeconds.observe((performance.now() - started) / 1000);
+              }
+            },
+          },
+        });
+        if (stop.signal.aborted) break;
+        throw new Error('the consumer stopped');
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        failures++;
+        const retryInMs = Math.min(source.reconnect.maxMs, source.reconnect.initialMs * 2 ** Math.min(failures, 16));
+        status.state = 'reconnecting';
+        status.reconnects++;
+        status.lastError = describeError(err);
+        log('warn', 'source disconnected', { source: status.name, error: status.lastError, retryInMs });
+        await sleep(retryInMs, stop.signal);
+      }
+    }
+    status.state = 'stopped';
+  };
+
+  const loops = config.sources.map((s, i) =>
+    s.type === 'kafka' ? runKafka(s, statuses[i]) : runSource(s, statuses[i]),
+  );
   const flushTimer = setInterval(flush, config.flushIntervalMs);
   prune();
   const pruneTimer = setInterval(prune, HOUR_MS);

@@ -99,6 +99,58 @@ shutdownTimeout: 20s
     assert.deepEqual(c.listen, { host: '0.0.0.0', port: 7000 });
   });
 
+  it('reads Kafka sources, the SASL password from the environment', () => {
+    const c = load(
+      `
+sources:
+  - type: kafka
+    brokers: [kafka-0.kafka:9092, kafka-1.kafka:9092]
+    topics: [flows, calico-flows:calico]
+    groupId: analyzers
+    deadLetterTopic: flows-dlq
+    fromBeginning: false
+    tls: { ca: /ca.crt }
+    sasl: { mechanism: scram-sha-512, username: flowwright, passwordEnv: KAFKA_PASSWORD }
+`,
+      { KAFKA_PASSWORD: 'kafka-secret' },
+    );
+    const k = c.sources[0];
+    assert.ok(k.type === 'kafka');
+    assert.equal(k.name, 'kafka:analyzers@kafka-0.kafka:9092,kafka-1.kafka:9092');
+    assert.deepEqual(k.connection.brokers, ['kafka-0.kafka:9092', 'kafka-1.kafka:9092']);
+    assert.deepEqual(k.topics, [
+      { topic: 'flows', format: 'auto' },
+      { topic: 'calico-flows', format: 'calico' },
+    ]);
+    assert.equal(k.groupId, 'analyzers');
+    assert.equal(k.deadLetterTopic, 'flows-dlq');
+    assert.equal(k.fromBeginning, false);
+    assert.deepEqual(k.connection.ssl, {
+      ca: '/ca.crt',
+      cert: undefined,
+      key: undefined,
+      insecureSkipVerify: undefined,
+    });
+    assert.deepEqual(k.connection.sasl, {
+      mechanism: 'scram-sha-512',
+      username: 'flowwright',
+      password: 'kafka-secret',
+    });
+    fails(
+      'sources: [{type: kafka, brokers: nowhere, topics: [a]}]',
+      /^sources\[0\]\.brokers: .*'nowhere' is not host:port/,
+    );
+    fails('sources: [{type: kafka, brokers: k:9092, topics: []}]', /^sources\[0\]\.topics: name at least one topic/);
+    fails(
+      'sources: [{type: kafka, brokers: k:9092, topics: [a:xml]}]',
+      /^sources\[0\]\.topics\[0\]: format must be one of/,
+    );
+    fails(
+      'sources: [{type: kafka, brokers: k:9092, topics: [a], sasl: {mechanism: plain, username: u}}]',
+      /^sources\[0\]\.sasl: give passwordFile or passwordEnv/,
+    );
+  });
+
   it('names the key of every mistake', () => {
     fails('listne: 1.2.3.4:80', /^listne: unknown key/);
     fails('listen: nowhere', /^listen: 'nowhere' is not host:port/);
