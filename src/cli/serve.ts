@@ -14,6 +14,10 @@ const SHARED_KEYS = [
   'cidrPrefixV6',
   'defaultDeny',
   'allowDropped',
+  'kinds',
+  'trustDomain',
+  'l7',
+  'tenantLabel',
 ] as const;
 
 export function registerServeCommand(program: Command): void {
