@@ -197,18 +197,19 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
     log(`pushing ${branch} (${plan.changes.length} files) to ${opts.remote}`);
     pushBranch(git, opts.remote, branch, commit, remoteSha);
   }
+  // Each step that changed something registers how to take it back, said as it would be reported.
   const undo: Array<{ what: string; run: () => Promise<void> | void }> = [];
   if (!upToDate)
     undo.push({
-      what: remoteSha ? `restore ${branch} to ${remoteSha.slice(0, 12)}` : `delete ${branch}`,
+      what: remoteSha ? `branch ${branch} put back to ${remoteSha.slice(0, 12)}` : `branch ${branch} deleted`,
       run: () => pushBranch(git, opts.remote, branch, remoteSha, commit),
     });
+  let pull: PullRequest;
   try {
-    let pull: PullRequest;
     if (open) {
       pull = await github.updatePull(open.number, { title: description.title, body: description.body });
       undo.push({
-        what: `restore the title and description of #${open.number}`,
+        what: `title and description of #${open.number} put back`,
         run: async () => {
           await github.updatePull(open.number, { title: open.title, body: open.body });
         },
@@ -220,31 +221,40 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
         head: branch,
         base: opts.base,
       });
+      const created = pull.number;
       undo.push({
-        what: `close #${pull.number}`,
+        what: `pull request #${created} closed`,
+        // Without the proposal hash in its body, the closed pull request does not count as declined.
         run: async () => {
-          await github.updatePull(pull.number, { state: 'closed' });
+          await github.updatePull(created, { state: 'closed', body: UNFINISHED_BODY });
         },
       });
     }
     await github.addLabels(pull.number, opts.labels);
-    updateLocalBranch(git, branch, headCommit, log);
-    return { action: open ? 'updated' : 'created', plan, description, review, branch, commit: headCommit, pull };
   } catch (err) {
+    const done: string[] = [];
     const failed: string[] = [];
     for (const step of undo.reverse()) {
       try {
         await step.run();
+        done.push(step.what);
       } catch {
         failed.push(step.what);
       }
     }
-    if (err instanceof FlowwrightError && failed.length > 0)
-      err.message += `; could not undo: ${failed.join(', ')} (do it by hand)`;
-    else if (err instanceof FlowwrightError && undo.length > 0) err.message += '; nothing was left changed';
+    if (err instanceof FlowwrightError) {
+      if (done.length > 0) err.message += `; undone: ${done.join(', ')}`;
+      if (failed.length > 0) err.message += `; NOT undone, do it by hand: ${failed.join(', ')}`;
+    }
     throw err;
   }
+  updateLocalBranch(git, branch, headCommit, log);
+  return { action: open ? 'updated' : 'created', plan, description, review, branch, commit: headCommit, pull };
 }
+
+const UNFINISHED_BODY =
+  'Closed by flowwright: the run that opened this pull request failed before it was complete, and took its ' +
+  'changes back. The next run proposes again.';
 
 /** GitHub may hand a body back with CRLF line ends. */
 function sameText(a: string, b: string): boolean {
@@ -266,5 +276,7 @@ function updateLocalBranch(git: Git, branch: string, commit: string, log: (m: st
     log(`local branch ${branch} is checked out; left as it is`);
     return;
   }
-  git.run(['update-ref', `refs/heads/${branch}`, commit]);
+  // A convenience only: the pull request is complete whether or not this works.
+  if (git.tryRun(['update-ref', `refs/heads/${branch}`, commit]) === undefined)
+    log(`could not move the local branch ${branch}; the pushed branch is complete`);
 }

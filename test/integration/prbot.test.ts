@@ -371,7 +371,7 @@ test("422 on create: GitHub's reasons in the message, the pushed branch removed 
     assert.equal(err.code, 'input');
     assert.match(
       err.message,
-      /GitHub refused creating the pull request in acme\/platform \(422 Validation Failed: No commits between main and flowwright\/policies-main\); nothing was left changed/,
+      /GitHub refused creating the pull request in acme\/platform \(422 Validation Failed: No commits between main and flowwright\/policies-main\); undone: branch flowwright\/policies-main deleted$/,
     );
     return true;
   });
@@ -411,7 +411,7 @@ test('5xx is retried with backoff; when it persists, the branch and the pull req
     assert.equal(err.code, 'unreachable');
     assert.match(
       err.message,
-      /failed while labelling pull request #1: 503 Service Unavailable \(after 3 attempts\); nothing was left changed/,
+      /failed while labelling pull request #1: 503 Service Unavailable \(after 3 attempts\); undone: title and description of #1 put back, branch flowwright\/policies-main put back to [0-9a-f]{12}$/,
     );
     return true;
   });
@@ -420,6 +420,31 @@ test('5xx is retried with backoff; when it persists, the branch and the pull req
   assert.equal(gh.pulls[0].body, before.body);
   assert.equal(gh.pulls[0].title, before.title);
   assert.equal(gh.pulls[0].state, 'open');
+});
+
+test('a pull request opened by a failing run is closed without its hash, so the next run proposes again', async (t) => {
+  const w = setup(t);
+  const gh = await startFakeGitHub({ bareRemote: w.remote });
+  t.after(() => gh.close());
+  const { graph, proposal } = propose(w);
+  gh.fail({ method: 'POST', path: /\/labels$/, status: 422, message: 'Validation Failed' });
+  await assert.rejects(runPrBot(graph, proposal, options(w, gh)), (err: unknown) => {
+    assert.ok(err instanceof FlowwrightError);
+    assert.match(
+      err.message,
+      /labelling pull request #1 .*; undone: pull request #1 closed, branch flowwright\/policies-main deleted$/,
+    );
+    return true;
+  });
+  assert.equal(gh.pulls[0].state, 'closed');
+  assert.equal(hashInBody(gh.pulls[0].body), undefined);
+  assert.match(gh.pulls[0].body, /^Closed by flowwright/);
+  assert.equal(remoteBranchSha(w), undefined);
+
+  const again = await runPrBot(graph, proposal, options(w, gh));
+  assert.equal(again.action, 'created');
+  assert.equal(gh.pulls.length, 2);
+  assert.equal(gh.pulls[1].state, 'open');
 });
 
 test('a create whose answer is lost is not repeated: the retry finds the pull request', async (t) => {
