@@ -288,19 +288,22 @@ async function renderProposal() {
     state.kinds.map((k) => h('option', { value: k, selected: k === state.kind }, k)),
   );
   try {
-    const q = new URLSearchParams({ namespace: ns });
+    const q = new URLSearchParams();
     if ($('window').value) q.set('since', $('window').value);
     const p = await api(`proposals/${state.kind}`, q);
     // The workload's own files first, then what applies to its whole namespace (default deny).
     const own = p.files.filter((f) => f.workload === state.workload);
-    const shared = p.files.filter((f) => f.workload === null);
+    // Cluster-wide files (tenant baselines) have no namespace.
+    const shared = p.files.filter((f) => f.workload === null && (f.namespace === ns || f.namespace === ''));
     const s = p.summary;
     panel.replaceChildren(
       h('h2', {}, `Proposal for ${state.workload}`),
       h('p', {}, 'Kind ', kindSelect, ` · ${s.policies} policies, ${s.rules} rules in the whole proposal`),
       own.length ? '' : h('p', { class: 'empty' }, 'No policy of its own (see the summary for why).'),
       ...own.map((f) => fileBlock(f.path, f.yaml)),
-      ...shared.map((f) => fileBlock(f.path, f.yaml, h('span', { class: 'badge' }, 'namespace-wide'))),
+      ...shared.map((f) =>
+        fileBlock(f.path, f.yaml, h('span', { class: 'badge' }, f.namespace ? 'namespace-wide' : 'cluster-wide')),
+      ),
       summaryList(s),
     );
   } catch (err) {
