@@ -48,6 +48,8 @@ export interface GoldmaneSource extends SourceCommon {
   tls?: SourceTls;
   namespaces?: string[];
   sinceMs?: number;
+  /** How long a quiet stream waits before its newest 15 s interval counts as complete (default 20 s). */
+  settleMs?: number;
 }
 
 export interface KafkaSource extends SourceCommon {
@@ -388,7 +390,7 @@ function parseSource(
     };
   }
   if (type === 'goldmane') {
-    const s = c.mapping(raw, path, ['type', 'name', 'address', 'tls', 'namespaces', 'since', 'reconnect']);
+    const s = c.mapping(raw, path, ['type', 'name', 'address', 'tls', 'namespaces', 'since', 'settle', 'reconnect']);
     readCommon(s);
     const address = c.string(s.address, `${path}.address`);
     return {
@@ -398,6 +400,7 @@ function parseSource(
       tls: tls(s.tls),
       namespaces: s.namespaces !== undefined ? c.strings(s.namespaces, `${path}.namespaces`) : undefined,
       sinceMs: s.since !== undefined ? c.duration(s.since, `${path}.since`) : undefined,
+      settleMs: s.settle !== undefined ? c.duration(s.settle, `${path}.settle`) : undefined,
       reconnect,
     };
   }

@@ -139,6 +139,7 @@ const builtInOpeners: Partial<Record<SourceConfig['type'], SourceOpener>> = {
         follow: true,
         resumeAfter: ctx.resumeAfter,
         since: s.sinceMs !== undefined ? -Math.floor(s.sinceMs / 1000) : undefined,
+        settleMs: s.settleMs,
         namespaces: s.namespaces,
         backoff: s.reconnect,
         signal: ctx.signal,
