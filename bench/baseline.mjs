@@ -13,7 +13,8 @@ if (!file) {
 const started = performance.now();
 let lines = 0;
 let rest = '';
-const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(createGunzip({ chunkSize: 1 << 18 }));
+// 64 KiB reads and zlib chunks, like the pipeline's reader (larger buffers cost page faults, see BENCHMARKS.md).
+const input = createReadStream(file, { highWaterMark: 1 << 16 }).pipe(createGunzip({ chunkSize: 1 << 16 }));
 input.setEncoding('utf8');
 for await (const chunk of input) {
   const text = rest + chunk;

@@ -8,7 +8,7 @@
 //   - time: an RFC 3339 string, or a Timestamp object {seconds, nanos} whose seconds may be a number, a
 //     decimal string or a Long;
 //   - is_reply: a boolean, or the BoolValue wrapper {value} (protobufjs renders {value: false} as {}).
-// Fields left out mean what proto3 says (the default), except where a default would invent data.
+// Fields left out (or null) mean what proto3 says (the default), except where a default would invent data.
 import type {
   CollectStats,
   DnsInfo,
@@ -92,7 +92,7 @@ export function handleHubbleRecord(obj: unknown, origin: Origin, out: Flow[], st
       if (wrapped && inner.time === undefined && record.time !== undefined) inner.time = record.time;
       const flow = normalizeHubbleFlow(inner, origin);
       if (flow.node === undefined && wrapped) {
-        const node = pick(record, 'node_name', 'nodeName');
+        const node = record.node_name ?? record.nodeName;
         if (typeof node === 'string' && node !== '') flow.node = node;
       }
       out.push(flow);
@@ -101,7 +101,7 @@ export function handleHubbleRecord(obj: unknown, origin: Origin, out: Flow[], st
     }
     case 'lost_events': {
       const lost = (record.lost_events ?? record.lostEvents) as Obj | undefined;
-      const n = isObj(lost) ? toNumber(pick(lost, 'num_events_lost', 'numEventsLost')) : undefined;
+      const n = isObj(lost) ? toNumber(lost.num_events_lost ?? lost.numEventsLost) : undefined;
       stats.nonFlow++;
       if (n !== undefined && n > 0) stats.lostEvents += n;
       return;
@@ -134,9 +134,9 @@ export function normalizeHubbleFlow(flow: Record<string, unknown>, origin: Origi
   }
   if (l4Info.sourcePort !== undefined) source.port = l4Info.sourcePort;
   if (l4Info.destinationPort !== undefined) destination.port = l4Info.destinationPort;
-  const sourceNames = stringList(pick(flow, 'source_names', 'sourceNames'));
+  const sourceNames = stringList(flow.source_names ?? flow.sourceNames);
   if (sourceNames) source.names = sourceNames;
-  const destinationNames = stringList(pick(flow, 'destination_names', 'destinationNames'));
+  const destinationNames = stringList(flow.destination_names ?? flow.destinationNames);
   if (destinationNames) destination.names = destinationNames;
 
   const result: Flow = {
@@ -147,7 +147,7 @@ export function normalizeHubbleFlow(flow: Record<string, unknown>, origin: Origi
     verdict: enumValue(flow.verdict, VERDICT_NAMES, VERDICT_NUMBERS, 'unknown'),
     reply: readReply(flow, l4Info),
     direction: enumValue(
-      pick(flow, 'traffic_direction', 'trafficDirection'),
+      flow.traffic_direction ?? flow.trafficDirection,
       DIRECTION_NAMES,
       DIRECTION_NUMBERS,
       'unknown',
@@ -159,24 +159,48 @@ export function normalizeHubbleFlow(flow: Record<string, unknown>, origin: Origi
   if (port !== undefined) result.port = port;
 
   const dropReason = readDropReason(
-    pick(flow, 'drop_reason_desc', 'dropReasonDesc') ?? pick(flow, 'drop_reason', 'dropReason'),
+    flow.drop_reason_desc ?? flow.dropReasonDesc ?? flow.drop_reason ?? flow.dropReason,
   );
   if (dropReason) result.dropReason = dropReason;
 
-  const service = asObj(pick(flow, 'destination_service', 'destinationService'), 'destination_service');
+  const service = asObj(flow.destination_service ?? flow.destinationService, 'destination_service');
   if (service && typeof service.name === 'string' && service.name !== '') {
     result.service =
       typeof service.namespace === 'string' && service.namespace !== ''
-        ? `${service.namespace}/${service.name}`
+        ? serviceName(service.namespace, service.name)
         : service.name;
   }
 
-  const node = pick(flow, 'node_name', 'nodeName');
+  const node = flow.node_name ?? flow.nodeName;
   if (typeof node === 'string' && node !== '') result.node = node;
 
   const l7 = asObj(flow.l7, 'l7');
   if (l7) result.l7 = readL7(l7);
   return result;
+}
+
+/** A few services carry most flows: `namespace/name` is built once per service, not once per flow. */
+const serviceNames = new Map<string, Map<string, string>>();
+const SERVICE_CACHE_MAX = 16_384;
+let serviceNamesCached = 0;
+
+function serviceName(namespace: string, name: string): string {
+  if (serviceNamesCached >= SERVICE_CACHE_MAX) {
+    serviceNames.clear();
+    serviceNamesCached = 0;
+  }
+  let byName = serviceNames.get(namespace);
+  if (byName === undefined) {
+    byName = new Map();
+    serviceNames.set(namespace, byName);
+  }
+  let full = byName.get(name);
+  if (full === undefined) {
+    full = `${namespace}/${name}`;
+    byName.set(name, full);
+    serviceNamesCached++;
+  }
+  return full;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -185,6 +209,8 @@ export function normalizeHubbleFlow(flow: Record<string, unknown>, origin: Origi
 /** Milliseconds since the epoch from an RFC 3339 string or a Timestamp object; fractions below 1 ms are cut off. */
 function parseTime(value: unknown): number {
   if (typeof value === 'string') {
+    const fast = timeInLastMinute(value);
+    if (fast !== undefined) return fast;
     // Date.parse alone also takes forms such as "2024-06-03" or "June 3"; insist on RFC 3339's shape first.
     if (
       value.length >= 20 &&
@@ -197,7 +223,10 @@ function parseTime(value: unknown): number {
       const last = value.charCodeAt(value.length - 1);
       const zoned = last === 90 || last === 122 || value.charCodeAt(value.length - 3) === 58; // 'Z', 'z', '+hh:mm'
       const ms = zoned ? Date.parse(value) : Number.NaN;
-      if (!Number.isNaN(ms)) return ms;
+      if (!Number.isNaN(ms)) {
+        rememberMinute(value, ms);
+        return ms;
+      }
     }
     throw new FlowwrightError('input', `not an RFC 3339 time: ${JSON.stringify(value.slice(0, 40))}`, {
       field: 'time',
@@ -212,6 +241,50 @@ function parseTime(value: unknown): number {
   }
   if (value === undefined || value === null) throw new FlowwrightError('input', 'missing time', { field: 'time' });
   throw new FlowwrightError('input', 'time must be an RFC 3339 string', { field: 'time' });
+}
+
+// Exports are in time order, so flow after flow falls in the same minute: Date.parse runs once for it
+// and the seconds and fraction of the next times are read by hand. Only the shape that Hubble writes,
+// `YYYY-MM-DDTHH:MM:SS[.1 to 9 digits]Z`, takes this path; anything else goes through Date.parse.
+let lastMinute = ''; // `YYYY-MM-DDTHH:MM` of the last time parsed, '' before the first
+let lastMinuteMs = 0;
+
+function rememberMinute(value: string, ms: number): void {
+  const sinceMinute = hubbleSecondsAndFraction(value);
+  // Hour 24 is valid only as 24:00:00, so its minute cannot stand for other seconds.
+  if (sinceMinute === undefined || value.startsWith('24', 11)) return;
+  lastMinute = value.slice(0, 16);
+  lastMinuteMs = ms - sinceMinute;
+}
+
+function timeInLastMinute(value: string): number | undefined {
+  if (lastMinute === '' || !value.startsWith(lastMinute)) return undefined;
+  const sinceMinute = hubbleSecondsAndFraction(value);
+  return sinceMinute === undefined ? undefined : lastMinuteMs + sinceMinute;
+}
+
+/** Milliseconds after the minute of `...:SS[.fraction]Z` (fraction cut to ms, as Date.parse does); else undefined. */
+function hubbleSecondsAndFraction(value: string): number | undefined {
+  const n = value.length;
+  if (n < 20 || n === 21 || n > 30 || value.charCodeAt(16) !== 58 || value.charCodeAt(n - 1) !== 90) return undefined;
+  const tens = value.charCodeAt(17) - 48;
+  const ones = value.charCodeAt(18) - 48;
+  if (tens < 0 || tens > 5 || ones < 0 || ones > 9) return undefined;
+  let ms = 0;
+  let msDigits = 0;
+  if (n > 20) {
+    if (value.charCodeAt(19) !== 46) return undefined; // '.'
+    for (let i = 20; i < n - 1; i++) {
+      const digit = value.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return undefined;
+      if (msDigits < 3) {
+        ms = ms * 10 + digit;
+        msDigits++;
+      }
+    }
+  }
+  for (; msDigits < 3; msDigits++) ms *= 10;
+  return (tens * 10 + ones) * 1000 + ms;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -308,8 +381,8 @@ function readL4(l4: Obj | undefined): L4Info {
 /** Port 0 is not a port: a missing port (proto3 leaves out zero) stays unknown. */
 function ports(protocol: Protocol, o: Obj): L4Info {
   const info: L4Info = { protocol };
-  const sp = toNumber(pick(o, 'source_port', 'sourcePort'));
-  const dp = toNumber(pick(o, 'destination_port', 'destinationPort'));
+  const sp = toNumber(o.source_port ?? o.sourcePort);
+  const dp = toNumber(o.destination_port ?? o.destinationPort);
   if (sp) info.sourcePort = sp;
   if (dp) info.destinationPort = dp;
   return info;
@@ -328,7 +401,7 @@ function icmpType(o: Obj): number {
  *   4. otherwise null: unknown. The aggregator decides what unknown means.
  */
 function readReply(flow: Obj, l4: L4Info): boolean | null {
-  const isReply = pick(flow, 'is_reply', 'isReply');
+  const isReply = flow.is_reply ?? flow.isReply;
   if (typeof isReply === 'boolean') return isReply;
   if (isObj(isReply)) return isReply.value === true;
   if (flow.reply === true) return true;
@@ -339,16 +412,23 @@ function readReply(flow: Obj, l4: L4Info): boolean | null {
 // ---------------------------------------------------------------------------------------------------
 // Endpoints
 
-const WORKLOAD_KINDS: Record<string, WorkloadKind> = {
-  deployment: 'Deployment',
-  replicaset: 'ReplicaSet',
-  statefulset: 'StatefulSet',
-  daemonset: 'DaemonSet',
-  job: 'Job',
-  cronjob: 'CronJob',
-  replicationcontroller: 'ReplicationController',
-  pod: 'Pod',
-};
+const WORKLOAD_KINDS: readonly WorkloadKind[] = [
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+  'ReplicationController',
+  'Pod',
+];
+const KIND_BY_NAME = new Map<string, WorkloadKind>(WORKLOAD_KINDS.map((k) => [k, k]));
+const KIND_BY_LOWERCASE = new Map<string, WorkloadKind>(WORKLOAD_KINDS.map((k) => [k.toLowerCase(), k]));
+
+/** A reported workload kind, in any letter case; the usual spelling is found without lowercasing. */
+function workloadKind(kind: string): WorkloadKind | undefined {
+  return KIND_BY_NAME.get(kind) ?? KIND_BY_LOWERCASE.get(kind.toLowerCase());
+}
 
 const RESERVED: Record<string, ReservedEntity> = {
   world: 'world',
@@ -372,11 +452,12 @@ const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace=';
 function readEndpoint(o: Obj | undefined, field: string): Endpoint {
   if (!o) return { labels: NO_LABELS };
   const labels = o.labels;
+  const pod = o.pod_name ?? o.podName;
   let facts = NO_FACTS;
   if (labels !== undefined && labels !== null) {
     if (!Array.isArray(labels))
       throw new FlowwrightError('input', 'labels must be a list', { field: `${field}.labels` });
-    facts = labelFacts(labels);
+    facts = labelFacts(labels, pod);
   }
   const ep: Endpoint = { labels: facts.labels };
   if (facts.namespaceLabels) ep.namespaceLabels = facts.namespaceLabels;
@@ -387,20 +468,19 @@ function readEndpoint(o: Obj | undefined, field: string): Endpoint {
   const namespace = o.namespace;
   if (typeof namespace === 'string' && namespace !== '') ep.namespace = namespace;
   else if (facts.podNamespace !== undefined) ep.namespace = facts.podNamespace;
-  const pod = pick(o, 'pod_name', 'podName');
   if (typeof pod === 'string' && pod !== '') ep.pod = pod;
   const identity = toNumber(o.identity);
   if (identity !== undefined) ep.identity = identity;
   if (facts.cluster !== undefined) ep.cluster = facts.cluster;
   else {
-    const cluster = pick(o, 'cluster_name', 'clusterName');
+    const cluster = o.cluster_name ?? o.clusterName;
     if (typeof cluster === 'string' && cluster !== '') ep.cluster = cluster;
   }
 
   const workloads = o.workloads;
   if (Array.isArray(workloads) && isObj(workloads[0])) {
     const { name, kind } = workloads[0];
-    const mapped = typeof kind === 'string' ? WORKLOAD_KINDS[kind.toLowerCase()] : undefined;
+    const mapped = typeof kind === 'string' ? workloadKind(kind) : undefined;
     if (mapped && typeof name === 'string' && name !== '') ep.workload = { kind: mapped, name };
   }
   return ep;
@@ -421,21 +501,48 @@ const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, st
 const NO_FACTS: LabelFacts = { labels: NO_LABELS };
 
 // The same pods appear in flow after flow with the same label list, so the parsed result is cached and
-// shared (frozen: endpoints of different flows hold the same objects). The key is the list itself; a
-// NUL inside a label could make two lists collide, which no Kubernetes label can contain.
-const labelCache = new Map<string, LabelFacts>();
+// shared (frozen: endpoints of different flows hold the same objects). Joining the list into a key costs
+// as much as parsing it, so the cache is keyed by pod name (by the joined list for endpoints without a
+// pod, whose lists are short) and a hit is confirmed by comparing the lists label by label.
+interface CachedLabels {
+  list: unknown[];
+  facts: LabelFacts;
+}
+const labelsByPod = new Map<string, CachedLabels>();
+const labelsByList = new Map<string, LabelFacts>();
 const LABEL_CACHE_MAX = 16_384;
 
-function labelFacts(labels: unknown[]): LabelFacts {
-  const key = labels.join('\u0000');
-  let facts = labelCache.get(key);
-  if (facts === undefined) {
-    facts = parseLabels(labels);
-    Object.freeze(facts.labels);
-    if (facts.namespaceLabels) Object.freeze(facts.namespaceLabels);
-    if (labelCache.size >= LABEL_CACHE_MAX) labelCache.clear();
-    labelCache.set(key, facts);
+function labelFacts(labels: unknown[], pod: unknown): LabelFacts {
+  if (typeof pod !== 'string' || pod === '') {
+    // A NUL inside a label could make two lists collide, which no Kubernetes label can contain.
+    const key = labels.join('\u0000');
+    let facts = labelsByList.get(key);
+    if (facts === undefined) {
+      facts = newLabelFacts(labels);
+      if (labelsByList.size >= LABEL_CACHE_MAX) labelsByList.clear();
+      labelsByList.set(key, facts);
+    }
+    return facts;
   }
+  const hit = labelsByPod.get(pod);
+  if (hit !== undefined && sameList(hit.list, labels)) return hit.facts;
+  const facts = newLabelFacts(labels);
+  if (labelsByPod.size >= LABEL_CACHE_MAX) labelsByPod.clear();
+  // A copy: the cached list must not change with the record it came from.
+  labelsByPod.set(pod, { list: labels.slice(), facts });
+  return facts;
+}
+
+function sameList(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function newLabelFacts(labels: unknown[]): LabelFacts {
+  const facts = parseLabels(labels);
+  Object.freeze(facts.labels);
+  if (facts.namespaceLabels) Object.freeze(facts.namespaceLabels);
   return facts;
 }
 
@@ -549,7 +656,7 @@ function readDns(o: Obj, type: L7Type): DnsInfo {
 
 function readKafka(o: Obj): KafkaInfo {
   const info: KafkaInfo = { topic: typeof o.topic === 'string' ? o.topic : '' };
-  const apiKey = pick(o, 'api_key', 'apiKey');
+  const apiKey = o.api_key ?? o.apiKey;
   if (typeof apiKey === 'string' && apiKey !== '') info.apiKey = apiKey;
   return info;
 }
@@ -566,12 +673,6 @@ function asObj(value: unknown, field: string): Obj | undefined {
   if (value === undefined || value === null) return undefined;
   if (isObj(value)) return value;
   throw new FlowwrightError('input', 'object expected', { field });
-}
-
-/** The proto name's value, else the lowerCamelCase name's. */
-function pick(o: Obj, protoName: string, camelName: string): unknown {
-  const v = o[protoName];
-  return v === undefined ? o[camelName] : v;
 }
 
 /** A number from a JSON number, a decimal string (64-bit integers in JSON) or a Long-like object. */
