@@ -9,6 +9,7 @@ import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFl
 import { emptyStats, type FlowBatch, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import { formatIngestSummary, type IngestSummary, ingestBatches } from './ingest.js';
+import { addKafkaOptions, isKafkaRun, KAFKA_HELP, runKafkaCommand } from './kafka.js';
 import { addOptions, parseDuration, parseInteger, parseTime, resolveConfig } from './options.js';
 import { createProgress, formatCount } from './progress.js';
 
@@ -248,6 +249,8 @@ export function registerCollectCommand(program: Command): void {
         '  $ flowwright collect --goldmane 127.0.0.1:7443 --no-follow',
     );
   addOptions(cmd, ['db', 'progress', 'flushEvery']);
+  addKafkaOptions(cmd);
+  cmd.addHelpText('after', KAFKA_HELP);
   cmd.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, ['db', 'progress', 'flushEvery']);
     const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
@@ -267,6 +270,12 @@ export function registerCollectCommand(program: Command): void {
     const durationMs = str('duration') !== undefined ? parseDuration(str('duration')!, '--duration') : undefined;
     const maxFlows = str('maxFlows') !== undefined ? parseInteger(1)(str('maxFlows')!, '--max-flows') : undefined;
     const sinceMs = str('since') !== undefined ? parseTime(str('since')!, '--since') : undefined;
+    if (isKafkaRun(flags)) {
+      const { db, progress, flushEvery } = config;
+      const namespaces = flags.namespace as string[] | undefined;
+      const follow = flags.follow !== false;
+      return runKafkaCommand(flags, { db, progress, flushEvery, durationMs, maxFlows, follow, tls, namespaces });
+    }
     const relay = str('hubbleRelay');
     const goldmane = str('goldmane');
     if ((relay === undefined) === (goldmane === undefined))

@@ -129,6 +129,8 @@ export function formatKafkaCounters(k: KafkaCounters): string {
     `${formatCount(k.messages)} messages in ${formatCount(k.batches)} transactions`,
     `${formatCount(k.poison)} poison skipped${k.deadLettered ? ` (${formatCount(k.deadLettered)} sent to the dead-letter topic)` : ''}`,
   ];
+  if (k.deltaEdges)
+    parts.push(`${formatCount(k.deltaEdges)} shipped edge deltas standing for ${formatCount(k.deltaFlows)} flows`);
   if (k.alreadyStored) parts.push(`${formatCount(k.alreadyStored)} already stored`);
   if (k.staleBatches) parts.push(`${formatCount(k.staleBatches)} stale batches dropped`);
   if (k.offsetsSkipped) parts.push(`${formatCount(k.offsetsSkipped)} offsets never seen by this store`);
@@ -345,7 +347,10 @@ export function addKafkaOptions(cmd: Command): void {
 }
 
 export const KAFKA_HELP =
-  '\nKafka (one analyzer, or several in one --kafka-group splitting the partitions):\n' +
+  '\nKafka: with --kafka-brokers, collect consumes --topic (Hubble JSON, Calico flow logs or shipped deltas;\n' +
+  'one record or newline-delimited records per message, gzip or not) as a member of --kafka-group. Offsets\n' +
+  'are stored with the counts in one transaction, so a crash neither loses nor double-counts a flow; poison\n' +
+  'messages are logged with topic/partition@offset and skipped. With --to-kafka it ships edge deltas instead.\n' +
   '  $ flowwright collect --kafka-brokers kafka-0.kafka:9092 --topic hubble-flows --topic calico-flows:calico\n' +
   '  $ flowwright collect --kafka-brokers k:9092 --topic flows --no-follow   # read what is there, then stop\n' +
   '  $ FLOWWRIGHT_KAFKA_SASL_PASSWORD=... flowwright collect --kafka-brokers k:9093 --kafka-tls-ca ca.crt \\\n' +
@@ -408,14 +413,35 @@ export interface KafkaCommandContext {
   follow: boolean;
   tls?: RelayTlsOptions;
   namespaces?: string[];
-  signal: AbortSignal;
 }
 
 /** The `collect` action for Kafka runs; prints its summary on stderr. */
 export async function runKafkaCommand(flags: Record<string, unknown>, ctx: KafkaCommandContext): Promise<void> {
+  const connection = kafkaConnection(flags);
+  if (flags.since !== undefined)
+    throw usageError('--since does not apply to Kafka: offsets decide where reading starts');
+  if (flags.verdict !== undefined || flags.excludeReplies === true)
+    throw usageError('--verdict and --exclude-replies apply to --hubble-relay collection into the store only');
+  // Ctrl-C stops; what was read is still written (the batch in progress) and summarized.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runKafka(flags, connection, { ...ctx, signal: stop.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runKafka(
+  flags: Record<string, unknown>,
+  connection: KafkaConnection,
+  ctx: KafkaCommandContext & { signal: AbortSignal },
+): Promise<void> {
   const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const connection = kafkaConnection(flags);
   if (flags.toKafka === true) {
     const topics = parseTopics(flags.topic as string[] | undefined);
     if (topics.length !== 1 || topics[0]!.format !== 'auto')

@@ -7,13 +7,14 @@
 //       while the rest of their partition is consumed
 //   and shipping: a collector publishes edge deltas keyed by edge, an analyzer consumes them.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runKafkaCollect, runShipToKafka } from '../../src/cli/kafka.js';
 import { kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
+import { EXIT_CODES, FlowwrightError } from '../../src/model/index.js';
 import { openStore } from '../../src/store/index.js';
 import {
   type BrokerHandle,
@@ -395,5 +396,92 @@ describe('kafka against a real broker', { skip }, () => {
     const got = graphSnapshot(db);
     assert.deepEqual(got.counts, reference.counts);
     assert.deepEqual(got.edges, reference.edges);
+  });
+
+  /** The real command line, in its own process. */
+  function flowwright(args: string[]) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, FLOWWRIGHT_DB: '', NO_COLOR: '1' },
+    });
+    return { code: r.status, stderr: r.stderr };
+  }
+
+  test('the collect command: ship files as deltas, consume them, and usage errors', async () => {
+    const lines = shopLines(1500, 67);
+    const file = join(tmp.dir, 'cli.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const topic = await createTopic(broker.brokers, 'cli-deltas', 2);
+    const B = broker.brokers;
+
+    const ship = flowwright([
+      'collect',
+      '--from',
+      'files',
+      '--input',
+      file,
+      '--to-kafka',
+      '--kafka-brokers',
+      B,
+      '--topic',
+      topic,
+      '--db',
+      join(tmp.dir, 'cli-shipper.db'),
+      '--no-progress',
+    ]);
+    assert.equal(ship.code, EXIT_CODES.ok, ship.stderr);
+    assert.match(ship.stderr, /shipped 1,500 flows from [\d,]+ records .* delta messages/);
+
+    const db = join(tmp.dir, 'cli-analyzer.db');
+    const consume = flowwright([
+      'collect',
+      '--kafka-brokers',
+      B,
+      '--topic',
+      `${topic}:delta`,
+      '--kafka-group',
+      'cli',
+      '--no-follow',
+      '--db',
+      db,
+      '--no-progress',
+    ]);
+    assert.equal(consume.code, EXIT_CODES.ok, consume.stderr);
+    assert.match(consume.stderr, /group cli assigned /);
+    assert.match(consume.stderr, /kafka: [\d,]+ messages in [\d,]+ transactions, 0 poison skipped/);
+    const reference = await referenceSnapshot(lines, tmp.dir);
+    assert.deepEqual(graphSnapshot(db).counts, reference.counts);
+
+    const usage = [
+      [['collect', '--kafka-brokers', B, '--db', db], /--topic <name> is required/],
+      [['collect', '--kafka-brokers', 'no-port', '--topic', 't'], /'no-port' is not host:port/],
+      [['collect', '--kafka-brokers', B, '--topic', 'flows:avro'], /format must be one of auto, hubble, calico, delta/],
+      [['collect', '--to-kafka', '--kafka-brokers', B, '--topic', topic], /--to-kafka needs --from/],
+      [
+        ['collect', '--kafka-brokers', B, '--topic', 'no-such-topic', '--no-follow', '--db', db],
+        /topic 'no-such-topic' does not exist/,
+      ],
+      [['collect', '--kafka-brokers', B, '--topic', topic, '--since', '1h'], /--since does not apply to Kafka/],
+    ] as const;
+    for (const [args, message] of usage) {
+      const r = flowwright([...args]);
+      assert.equal(r.code, EXIT_CODES.usage, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+
+  test('a broker that cannot be reached is an unreachable-source error', async () => {
+    await assert.rejects(
+      runKafkaCollect({
+        connection: { brokers: ['127.0.0.1:1'], retries: 0, connectionTimeoutMs: 1000 },
+        topics: [{ topic: 'flows', format: 'auto' }],
+        db: join(tmp.dir, 'unreachable.db'),
+        follow: false,
+        progress: false,
+      }),
+      (err: unknown) =>
+        err instanceof FlowwrightError && err.code === 'unreachable' && /127\.0\.0\.1:1/.test(err.message),
+    );
   });
 });

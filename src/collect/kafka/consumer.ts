@@ -59,6 +59,9 @@ export interface KafkaCounters {
   /** Offsets Kafka moved past that the store never saw (retention, or an analyzer with another store). */
   offsetsSkipped: number;
   rebalances: number;
+  /** Shipped edge deltas read, and the flows they stand for. */
+  deltaEdges: number;
+  deltaFlows: number;
 }
 
 export function emptyKafkaCounters(): KafkaCounters {
@@ -71,6 +74,8 @@ export function emptyKafkaCounters(): KafkaCounters {
     staleBatches: 0,
     offsetsSkipped: 0,
     rebalances: 0,
+    deltaEdges: 0,
+    deltaFlows: 0,
   };
 }
 
@@ -287,6 +292,8 @@ export async function consumeKafka(opts: KafkaConsumeOptions): Promise<KafkaCoun
       return;
     }
     counters.batches++;
+    counters.deltaEdges += deltas.edges.length;
+    for (const e of deltas.edges) counters.deltaFlows += e.flows;
     positions.set(key, last + 1n);
     await opts.afterWrite?.(out);
     resolveOffset(last.toString());
@@ -301,7 +308,15 @@ export async function consumeKafka(opts: KafkaConsumeOptions): Promise<KafkaCoun
     await heartbeat();
   };
 
-  await connect();
+  try {
+    await connect();
+  } catch (err) {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(
+      [consumer.disconnect(), producer?.disconnect(), admin.disconnect()].map((p) => p?.catch(() => {})),
+    );
+    throw err;
+  }
   const removeJoin = consumer.on(consumer.events.GROUP_JOIN, (e) => {
     // Emitted synchronously before kafkajs fetches for the new assignment.
     assignmentDone = onAssigned(e.payload.memberAssignment).catch((err) =>

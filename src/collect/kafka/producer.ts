@@ -37,6 +37,7 @@ export async function createDeltaPublisher(opts: PublisherOptions): Promise<Delt
   try {
     await producer.connect();
   } catch (err) {
+    await producer.disconnect().catch(() => {});
     throw kafkaError(err, `cannot connect to ${where}`);
   }
   const compression = opts.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP;
