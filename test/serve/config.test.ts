@@ -1,7 +1,7 @@
 // The service's configuration file: a full example is read as documented, and each mistake is an error
 // that names the file and the key.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -197,5 +197,19 @@ sources:
     assert.deepEqual(parseListen('127.0.0.1:0', 'listen'), { host: '127.0.0.1', port: 0 });
     assert.throws(() => parseListen('127.0.0.1:99999', 'listen'), /not host:port/);
     assert.throws(() => parseListen('http://x:80', 'listen'), /not host:port/);
+  });
+});
+
+describe('the README', () => {
+  it('has a configuration example the service accepts', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('#### Configuration file'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example, 'a YAML example follows the configuration reference');
+    // The token file exists only in a pod: the rest goes through the real validator.
+    const text = example.replace(/auth:\n\s+tokenFile: .*\n/, '');
+    const c = loadServeConfig({ text, file: 'README.md', shared, sharedKeys: [...Object.keys(shared)] });
+    assert.ok(c.sources.length >= 2);
+    assert.ok(c.retentionMs !== undefined && c.windowMs !== undefined);
   });
 });
