@@ -29,6 +29,7 @@ import {
   type NetworkPolicy,
   type NetworkPolicyPeer,
   type NetworkPolicyRule,
+  type PodInfo,
   type PolicySource,
   parsePolicyText,
   policiesSelecting,
@@ -115,11 +116,17 @@ export interface DiffReport {
   unusedSince: number | null;
   existing: { networkPolicies: number; authorizationPolicies: number };
   proposed: { networkPolicies: number };
-  universe: { sources: number; destinations: number; connections: number };
-  /** Allowed by the proposal, denied by the existing set. Sorted by source, destination, protocol, port. */
+  /**
+   * `connections`: source × destination × port tuples; `unchanged`: those whose two ends are selected
+   * by the same policies in both sets and that were never observed: not evaluated, since neither
+   * set can decide them differently (so not in allowedByBoth either).
+   */
+  universe: { sources: number; destinations: number; connections: number; unchanged: number };
+  /** Allowed by the proposal, denied by the existing set. Sorted by source and destination names, protocol, port. */
   newlyAllowed: ConnectionChange[];
   /** Allowed by the existing set, denied by the proposal. */
   newlyDenied: ConnectionChange[];
+  /** Allowed by both sets, among the evaluated tuples (observed, or with an end whose policies change). */
   allowedByBoth: ConnectionChange[];
   /** Existing rules that matched no observed connection (in the window, or within --unused-for). */
   unusedRules: RuleUsage[];
@@ -391,6 +398,47 @@ function addRulePorts(
   }
 }
 
+/**
+ * A test of whether every pod of a list is selected, for a direction, by policies of the same content
+ * in both sets (then both sets decide that end alike). Content, not identity: the additive and tighten
+ * sets re-read the existing files.
+ */
+function samePoliciesAt(
+  a: CompiledNetworkPolicies,
+  b: CompiledNetworkPolicies,
+): (ends: EvalEndpoint[], direction: 'ingress' | 'egress') => boolean {
+  const content = new WeakMap<NetworkPolicy, string>();
+  const keyOf = (p: NetworkPolicy) => {
+    let k = content.get(p);
+    if (k === undefined) {
+      const { source: _source, ...rest } = p;
+      k = JSON.stringify(rest);
+      content.set(p, k);
+    }
+    return k;
+  };
+  const signature = (c: CompiledNetworkPolicies, pod: PodInfo, direction: 'ingress' | 'egress') =>
+    policiesSelecting(c, pod)
+      .filter((cp) => cp[direction])
+      .map((cp) => keyOf(cp.policy))
+      .sort()
+      .join('\n');
+  const memo = new Map<string, boolean>();
+  return (ends, direction) => {
+    for (const e of ends) {
+      if (e.kind !== 'pod') continue;
+      const id = `${direction}\u0000${e.pod.namespace}/${e.pod.name}`;
+      let same = memo.get(id);
+      if (same === undefined) {
+        same = signature(a, e.pod, direction) === signature(b, e.pod, direction);
+        memo.set(id, same);
+      }
+      if (!same) return false;
+    }
+    return true;
+  };
+}
+
 function observedOf(e: Edge | undefined): Observed | null {
   return e ? { allowedFlows: allowedFlows(e), droppedFlows: deniedFlows(e), lastSeen: e.lastSeen } : null;
 }
@@ -473,12 +521,23 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
     files.push({ path, status: before === null ? 'added' : now === null ? 'deleted' : 'modified', before, after: now });
   }
   const proposedLoaded = load(after);
+  // Policies whose file text was not given cannot be edited or re-read: outside replace they are
+  // carried over as loaded, so that the proposed set never silently loses them.
+  const carried = input.existing.networkPolicies.filter((p) => !input.existingFiles.has(p.source.file));
+  if (carried.length > 0) {
+    if (opts.mode === 'replace')
+      notes.push(
+        `${carried.length} existing NetworkPolicies came without their file text and are not in the file changes.`,
+      );
+    else proposedLoaded.networkPolicies.unshift(...carried);
+  }
   const proposed = compileNetworkPolicies(proposedLoaded.networkPolicies, inventory);
   for (const issue of proposedLoaded.issues)
     notes.push(`proposed set: ${issue.file}: ${issue.field ?? ''} ${issue.message}`.trim());
 
   // 3. Both sets over the universe.
   const edgeByKey = new Map(graph.edges.map((e) => [`${e.src}>${e.dst}|${e.protocol}/${e.port}`, e]));
+  const pairsWithEdges = new Set(graph.edges.map((e) => `${e.src}>${e.dst}`));
   const portsByDst = new Map<string, Set<string>>();
   const addPort = (dst: string, protocol: string, port: number) => {
     if (edgeProblem({ protocol: protocol as Edge['protocol'], port })) return;
@@ -504,13 +563,26 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
       authorizationPolicies: input.existing.authorizationPolicies.length,
     },
     proposed: { networkPolicies: proposedLoaded.networkPolicies.length },
-    universe: { sources: peers.length, destinations: 0, connections: 0 },
+    universe: { sources: peers.length, destinations: 0, connections: 0, unchanged: 0 },
     newlyAllowed: [],
     newlyDenied: [],
     allowedByBoth: [],
     unusedRules,
     files,
     notes,
+  };
+  const unchanged = samePoliciesAt(existingCompiled, proposed);
+  const portLists = new Map<string, Array<{ protocol: string; port: number }>>();
+  const portList = (dst: string) => {
+    let list = portLists.get(dst);
+    if (!list) {
+      list = [...portsByDst.get(dst)!].sort().map((pp) => {
+        const [protocol, port] = pp.split('/');
+        return { protocol, port: Number(port) };
+      });
+      portLists.set(dst, list);
+    }
+    return list;
   };
   const destinations = peers.filter((k) => portsByDst.has(k));
   report.universe.destinations = destinations.length;
@@ -519,13 +591,24 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
     for (const dst of destinations) {
       if (src === dst || (!isWorkload(src) && !isWorkload(dst))) continue;
       const dsts = (resolve(dst) as { endpoints: EvalEndpoint[] }).endpoints.slice(0, maxVariants);
-      for (const pp of [...portsByDst.get(dst)!].sort()) {
-        const [protocol, portText] = pp.split('/');
-        const port = Number(portText);
+      // Same policies at both ends in both sets: the decision cannot change. Such pairs are only
+      // evaluated when observed, which keeps additive and tighten diffs proportional to what changes.
+      const same = unchanged(srcs, 'egress') && unchanged(dsts, 'ingress');
+      const ports = portList(dst);
+      report.universe.connections += ports.length;
+      if (same && !pairsWithEdges.has(`${src}>${dst}`)) {
+        report.universe.unchanged += ports.length;
+        continue;
+      }
+      for (const { protocol, port } of ports) {
         const l4 = protocol as 'TCP' | 'UDP' | 'SCTP';
-        report.universe.connections++;
+        const edge = edgeByKey.get(`${src}>${dst}|${protocol}/${port}`);
+        if (same && !edge) {
+          report.universe.unchanged++;
+          continue;
+        }
         const was = decideEdge(existingCompiled, srcs, dsts, l4, port).allowed;
-        const will = decideEdge(proposed, srcs, dsts, l4, port).allowed;
+        const will = same ? was : decideEdge(proposed, srcs, dsts, l4, port).allowed;
         if (!was && !will) continue;
         const change: ConnectionChange = {
           src,
@@ -534,7 +617,7 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
           port,
           srcName: peerDisplayName(graph, src),
           dstName: peerDisplayName(graph, dst),
-          observed: observedOf(edgeByKey.get(`${src}>${dst}|${protocol}/${port}`)),
+          observed: observedOf(edge),
         };
         if (was && will) report.allowedByBoth.push(change);
         else if (will) report.newlyAllowed.push(change);

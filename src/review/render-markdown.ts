@@ -95,7 +95,7 @@ export function renderDiffMarkdown(r: DiffReport): string {
   const out = [
     `### flowwright policy diff (mode \`${r.mode}\`)`,
     '',
-    `${r.existing.networkPolicies} existing NetworkPolicies against ${r.proposed.networkPolicies} proposed, over ${r.universe.connections} connections between the observed peers (${windowText(r.window)}).`,
+    `${r.existing.networkPolicies} existing NetworkPolicies against ${r.proposed.networkPolicies} proposed, over ${r.universe.connections} connections between the observed peers (${windowText(r.window)}); ${r.universe.unchanged} of them, never observed and with the same policies at both ends in both sets, cannot change.`,
     '',
     markdownTable(
       ['change', 'connections'],

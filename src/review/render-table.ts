@@ -89,7 +89,7 @@ export function renderDiffTable(r: DiffReport): string {
   const observedDenied = r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length;
   const out = [
     `Mode ${r.mode}: ${plural(r.existing.networkPolicies, 'existing NetworkPolicy', 'existing NetworkPolicies')} against ${plural(r.proposed.networkPolicies, 'proposed NetworkPolicy', 'proposed NetworkPolicies')} (${windowText(r.window)}).`,
-    `Universe: ${plural(r.universe.connections, 'connection')} between ${plural(r.universe.sources, 'source')} and ${plural(r.universe.destinations, 'destination')}.`,
+    `Universe: ${plural(r.universe.connections, 'connection')} between ${plural(r.universe.sources, 'source')} and ${plural(r.universe.destinations, 'destination')}; ${r.universe.unchanged} never observed with the same policies at both ends in both sets (not evaluated).`,
     `Newly allowed: ${r.newlyAllowed.length}. Newly denied: ${r.newlyDenied.length} (${observedDenied} observed). Allowed by both: ${r.allowedByBoth.length}. Unused existing rules: ${r.unusedRules.length}. Files changed: ${r.files.length}.`,
   ];
   if (r.newlyAllowed.length > 0) out.push('', 'Newly allowed:', changeTable(r.newlyAllowed));
