@@ -161,3 +161,17 @@ describe('diff --mode replace', () => {
     assert.ok(!r.allowedByBoth.some((c) => conn(c) === 'shop/adservice -> shop/currencyservice 7000/TCP'));
   });
 });
+
+describe('diff without the existing files’ text', () => {
+  it('carries the existing policies over instead of losing them', async () => {
+    const s = await shop();
+    const r = diffPolicies(
+      { graph: s.graph, inventory: s.inventory, existing: s.existing, existingFiles: new Map(), proposal: s.proposal },
+      { mode: 'tighten' },
+    );
+    assert.equal(r.proposed.networkPolicies, s.existing.networkPolicies.length + 1);
+    assert.deepEqual(r.newlyDenied, []);
+    assert.ok(r.unusedRules.every((u) => !u.removed));
+    assert.ok(r.notes.some((n) => /text not available, its unused rules are listed but not removed/.test(n)));
+  });
+});
