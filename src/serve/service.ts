@@ -269,11 +269,12 @@ export function startService(opts: ServiceOptions): Service {
 
   const runSource = async (source: SourceConfig, status: SourceStatus) => {
     let failures = 0;
+    // The last position handed over in this process: the aggregator (or a delta waiting for a disk that
+    // failed) holds everything up to it, so a restart continues there, not at the possibly older stored one.
+    let handedOver: string | undefined;
     while (!stop.signal.aborted) {
       try {
-        // The aggregator may hold a newer checkpoint than the store: write it before resuming from the store.
-        flush();
-        const resumeAfter = store.getCheckpoint(status.checkpoint)?.position;
+        const resumeAfter = handedOver ?? store.getCheckpoint(status.checkpoint)?.position;
         const batches = openers[source.type]!(source, {
           stats: status.stats,
           status,
@@ -284,7 +285,10 @@ export function startService(opts: ServiceOptions): Service {
         for await (const batch of batches) {
           failures = 0;
           aggregator.add(batch.flows);
-          if (batch.checkpoint) aggregator.setCheckpoint(batch.checkpoint);
+          if (batch.checkpoint) {
+            aggregator.setCheckpoint(batch.checkpoint);
+            handedOver = batch.checkpoint.position;
+          }
           if (aggregator.pending().flows >= config.flushEvery) flush();
         }
         if (stop.signal.aborted) break;
