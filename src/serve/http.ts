@@ -21,21 +21,10 @@ import { graphView, proposalView, propose, workloadsView, workloadView } from '.
 
 const HOUR_MS = 3_600_000;
 
-/** Extra endpoints plugged in by later stages (verify and diff against the configured policies). */
-export interface ExtraRoute {
-  /** Path under /api/v1, e.g. `verify`. */
-  path: string;
-  handle: (ctx: {
-    graph: Graph;
-    query: URLSearchParams;
-  }) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
-}
-
 export interface HttpOptions {
   config: ServeConfig;
   service: Service;
   log: Log;
-  routes?: ExtraRoute[];
 }
 
 export interface HttpServer {
@@ -111,7 +100,6 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const files = new Map<string, Buffer>();
   for (const name of new Set(Object.values(STATIC))) files.set(name, readFileSync(join(dir, name)));
   const expected = config.token !== undefined ? tokenDigest(config.token) : undefined;
-  const routes = new Map((opts.routes ?? []).map((r) => [r.path, r]));
   const byStatus = new Map<number, number>();
 
   // Graphs and proposals are cached per flush generation: reading them again is the costly part.
@@ -403,11 +391,6 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
         propose(graph, 'networkpolicy', proposalOptions),
       );
       return json(res, 200, diffView(graph, proposal, config.policiesDir, mode, unusedForMs));
-    }
-    const extra = routes.get(path);
-    if (extra) {
-      const out = await extra.handle({ graph: loadGraph(q), query: q });
-      return json(res, out.status ?? 200, out.body);
     }
     throw new HttpError(404, `no such endpoint: /api/v1/${path}`);
   };

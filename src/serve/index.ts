@@ -3,11 +3,11 @@
 // signal aborts, then stop the sources, write everything received, close.
 import { describeError } from '../model/index.js';
 import type { ServeConfig } from './config.js';
-import { type ExtraRoute, type HttpServer, startHttp } from './http.js';
+import { type HttpServer, startHttp } from './http.js';
 import { type Log, type Service, startService } from './service.js';
 
 export * from './config.js';
-export { type ExtraRoute, type HttpServer, startHttp, webDir } from './http.js';
+export { type HttpServer, startHttp, webDir } from './http.js';
 export { type Family, renderMetrics } from './metrics.js';
 export {
   type Log,
@@ -23,7 +23,6 @@ export interface RunServeOptions {
   log: Log;
   signal: AbortSignal;
   openers?: Parameters<typeof startService>[0]['openers'];
-  routes?: ExtraRoute[];
   /** Called once the HTTP server listens (tests read the URL from here). */
   onListening?: (http: HttpServer, service: Service) => void;
 }
@@ -39,7 +38,7 @@ export async function runServe(opts: RunServeOptions): Promise<void> {
   const service = startService({ config, log, openers: opts.openers });
   let http: HttpServer;
   try {
-    http = await startHttp({ config, service, log, routes: opts.routes });
+    http = await startHttp({ config, service, log });
   } catch (err) {
     await service.stop().catch(() => undefined);
     throw err;
