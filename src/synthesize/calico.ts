@@ -24,8 +24,13 @@ export const WORKLOAD_POLICY_ORDER = 1000;
 
 export type CalicoOptions = Pick<PoliciesOptions, 'minFlows' | 'allowDropped' | 'cidrPrefixV4' | 'cidrPrefixV6'>;
 
+/** Kubernetes label key syntax: an optional DNS-subdomain prefix and `/`, then a name. */
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+export function isLabelKey(key: string): boolean {
+  return LABEL_KEY.test(key);
+}
 
 /** A value as a Calico selector string literal: single quotes, or double quotes when it holds a `'`. */
 export function calicoQuote(value: string): string {

@@ -10,8 +10,8 @@
 //     to the policies of the next tier (the per-workload policies).
 //   - AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1), one per tenant with an explicit priority:
 //     Allow the exceptions, Deny other tenants; what matches neither is left to NetworkPolicy.
-import type { Graph } from '../model/index.js';
-import { calicoNamespaceSelector, calicoQuote, calicoSelector } from './calico.js';
+import { type Graph, usageError } from '../model/index.js';
+import { calicoNamespaceSelector, calicoQuote, calicoSelector, isLabelKey } from './calico.js';
 import { compareStrings, selectEdges } from './edges.js';
 import { edgeEvidence } from './evidence.js';
 import {
@@ -60,6 +60,8 @@ function slug(tenant: string): string {
 export function proposeTenantBaseline(graph: Graph, opts: TenantOptions): Proposal {
   const summary: ProposalSummary = emptySummary();
   const label = opts.tenantLabel;
+  // The label goes into selector expressions unquoted (`has(team)`): only a well-formed key may.
+  if (label && !isLabelKey(label)) throw usageError(`--tenant-label: '${label}' is not a Kubernetes label key`);
   // Namespace → tenant, from the namespace labels the flows showed.
   const tenantOf = new Map<string, string | undefined>();
   for (const node of graph.peers.values()) {
@@ -120,6 +122,12 @@ export function proposeTenantBaseline(graph: Graph, opts: TenantOptions): Propos
         evidence: '',
       };
       exceptions.set(key, ex);
+      // A selector Calico cannot say safely is treated as no selector (the whole namespace), and noted.
+      for (const end of ['srcSelector', 'dstSelector'] as const) {
+        const sel = ex[end];
+        if (sel && Object.keys(sel).some((k) => !isLabelKey(k) || (sel[k].includes("'") && sel[k].includes('"'))))
+          ex[end] = undefined;
+      }
       if (!ex.srcSelector || !ex.dstSelector)
         summary.notes.push(
           `${e.src} -> ${e.dst}: an end has no stable selector, so the exception covers its whole namespace`,

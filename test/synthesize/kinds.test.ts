@@ -219,6 +219,14 @@ describe('tenant baseline', () => {
     assert.match(renderSummary(summary), /Cross-tenant edges excepted/);
   });
 
+  it('refuses a --tenant-label that is not a label key (it is written into selectors)', () => {
+    assert.throws(
+      () => propose('tenant-baseline', { tenantLabel: 'team) || all(' }),
+      (err: Error & { code?: string }) =>
+        err.code === 'usage' && /--tenant-label: .* is not a Kubernetes label key/.test(err.message),
+    );
+  });
+
   it('takes tenants from --tenant-label and leaves unlabeled namespaces alone', () => {
     const { p, summary } = propose('tenant-baseline', { tenantLabel: 'team' }, teamGraph());
     const anp = p.files.find((f) => f.path.endsWith('.adminnetworkpolicy.yaml'))!.documents as Doc[];
