@@ -109,7 +109,7 @@ describe('serve stopped with SIGTERM mid-stream', () => {
     try {
       const first = startServe(config);
       const url = await first.url;
-      server = await startReplayServer(entries, { port, rate: 2000 });
+      server = await startReplayServer(entries, { port, rate: 1000 });
       const source = server;
       const acknowledged = await waitFor('a part of the traffic', async () => {
         const n = sampleValue(await scrape(url), 'flowwright_flows_ingested_total', { source: 'relay' }) ?? 0;
