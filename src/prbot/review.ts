@@ -174,7 +174,10 @@ export function reviewPlan(ctx: ReviewContext, plan: Plan, mode: PlanMode): Revi
       unusedRules: report.unusedRules.length,
     },
     report,
-    markdown: renderDiffMarkdown(forDescription(report)),
+    markdown: renderDiffMarkdown(forDescription(report)).replace(
+      /^\| files changed \| 0 \|$/m,
+      `| files changed | ${plan.changes.length} (listed under Files) |`,
+    ),
     verify: {
       coverage: verify.coverage,
       observed: verify.totals.observed,
