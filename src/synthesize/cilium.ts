@@ -197,6 +197,18 @@ function peerOf(
       return { sortKey: `3|${cidr}`, peer: { [from ? 'fromCIDRSet' : 'toCIDRSet']: [{ cidr }] } };
     }
     case 'reserved': {
+      // The internet at known addresses: those addresses, not the whole `world` entity.
+      if (p.entity === 'world' && other.ips.length > 0) {
+        const { cidrPrefixV4, cidrPrefixV6 } = ctx.opts;
+        const cidrs = [
+          ...new Set(other.ips.map((ip) => externalCidr(ip, ip.includes(':') ? cidrPrefixV6 : cidrPrefixV4))),
+        ];
+        cidrs.sort(compareStrings);
+        return {
+          sortKey: `3|${cidrs.join(',')}`,
+          peer: { [from ? 'fromCIDRSet' : 'toCIDRSet']: cidrs.map((cidr) => ({ cidr })) },
+        };
+      }
       const entity = ENTITIES[p.entity];
       if (!entity) return `${end} ${p.entity} is not an entity Cilium can select`;
       return { sortKey: `1|${entity}`, peer: { [from ? 'fromEntities' : 'toEntities']: [entity] } };

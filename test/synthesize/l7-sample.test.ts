@@ -160,6 +160,41 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
     assert.equal(grpc('DeleteProduct'), 'deny', 'unobserved gRPC method');
   });
 
+  it('Cilium HTTP rules let every observed request through and not an unobserved one', () => {
+    const docs = new Map(
+      proposal.files.filter((f) => f.path.endsWith('.cilium.yaml')).map((f) => [f.workload, f.documents[0] as Json]),
+    );
+    /** Cilium's ingress decision at `dst` for one HTTP request, as its rules read (selectors, port, method, regex). */
+    const allows = (src: PodInfo, dst: PodInfo, port: number, method: string, path: string): boolean => {
+      const doc = docs.get(dst.workload);
+      assert.ok(doc, `no CiliumNetworkPolicy for ${dst.workload}`);
+      const labels: Record<string, string> = { ...src.labels, 'k8s:io.kubernetes.pod.namespace': src.namespace };
+      return (doc.spec.ingress as Json[]).some(
+        (rule) =>
+          (rule.fromEndpoints ?? []).some((sel: Json) =>
+            Object.entries(sel.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v),
+          ) &&
+          (rule.toPorts ?? []).some(
+            (tp: Json) =>
+              tp.ports.some((p: Json) => p.port === String(port)) &&
+              (!tp.rules?.http ||
+                tp.rules.http.some(
+                  (h: Json) =>
+                    h.method === method && (h.path === undefined || new RegExp(`^(?:${h.path})$`).test(path)),
+                )),
+          ),
+      );
+    };
+    const missed = requests.filter((r) => !allows(pod(r.srcPod), pod(r.dstPod), r.port, r.method, r.path));
+    assert.deepEqual(missed.slice(0, 3), []);
+    const loadgen = podOf('default:shop/Deployment/loadgenerator');
+    const frontend = podOf('default:shop/Deployment/frontend');
+    assert.equal(allows(loadgen, frontend, 8080, 'GET', '/api/users/31337?tab=orders'), true);
+    assert.equal(allows(loadgen, frontend, 8080, 'DELETE', '/cart'), false);
+    assert.equal(allows(loadgen, frontend, 8080, 'GET', '/admin'), false);
+    assert.equal(allows(loadgen, frontend, 8080, 'GET', '/api/users/1/2'), false);
+  });
+
   it('templating collapses ID-bearing paths without merging distinct routes', () => {
     const frontend = loaded.authorizationPolicies.find((p) => p.name === 'flowwright-frontend');
     assert.ok(frontend);
