@@ -71,6 +71,8 @@ export function registerPrCommand(program: Command): void {
       throw usageError(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`);
     const unusedForMs =
       typeof flags.unusedFor === 'string' ? parseDuration(flags.unusedFor, '--unused-for') : undefined;
+    if (unusedForMs !== undefined && mode !== 'tighten')
+      throw usageError('--unused-for applies to --mode tighten only');
     const kinds = parseKinds(String(flags.kinds));
     const dryRun = flags.dryRun === true;
     const token = process.env.GITHUB_TOKEN ?? '';
