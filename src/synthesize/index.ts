@@ -10,6 +10,7 @@ import { proposeNetworkPolicies } from './networkpolicy.js';
 import { proposeTenantBaseline } from './tenant.js';
 import {
   DEFAULT_POLICIES_OPTIONS,
+  L7_LEVELS,
   POLICY_KINDS,
   type PoliciesOptions,
   type PoliciesProposal,
@@ -66,12 +67,26 @@ export function parseKinds(text: string): PolicyKind[] {
   return POLICY_KINDS.filter((k) => wanted.has(k));
 }
 
+/** Options that would silently produce wrong policy are refused by name (callers other than the CLI too). */
+function checkOptions(opts: PoliciesOptions): void {
+  for (const kind of opts.kinds)
+    if (!(POLICY_KINDS as readonly string[]).includes(kind))
+      throw usageError(`--kinds: unknown kind '${kind}' (known: ${POLICY_KINDS.join(', ')})`);
+  if (!L7_LEVELS.includes(opts.l7)) throw usageError(`--l7: expected off, methods or paths, got '${opts.l7}'`);
+  if (!Number.isInteger(opts.pathThreshold) || opts.pathThreshold < 1)
+    throw usageError(`--path-threshold: expected a positive integer, got '${opts.pathThreshold}'`);
+  // A SPIFFE trust domain is a DNS-like name: lower-case letters, digits, dots, dashes and underscores.
+  if (!/^[a-z0-9._-]+$/.test(opts.trustDomain))
+    throw usageError(`--trust-domain: '${opts.trustDomain}' is not a SPIFFE trust domain (a-z, 0-9, '.', '-', '_')`);
+}
+
 /**
  * Every selected kind from one graph: the files of all kinds together (each kind in files of its own,
  * sorted by path) and one summary per kind. Options left out take their defaults.
  */
 export function proposePolicies(graph: Graph, options: Partial<PoliciesOptions> = {}): PoliciesProposal {
   const opts: PoliciesOptions = { ...DEFAULT_POLICIES_OPTIONS, ...options };
+  checkOptions(opts);
   const out: PoliciesProposal = { files: [], summaries: [] };
   for (const kind of POLICY_KINDS) {
     if (!opts.kinds.includes(kind)) continue;

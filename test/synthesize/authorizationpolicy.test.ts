@@ -104,6 +104,14 @@ describe('AuthorizationPolicy proposals', () => {
     assert.equal(off(KEYS.frontend, KEYS.orders, 8080, 'PUT', '/admin').verdict, 'allow');
   });
 
+  it('refuses options that would give wrong policy, naming the option', () => {
+    const usage = (re: RegExp) => (err: Error & { code?: string }) => err.code === 'usage' && re.test(err.message);
+    assert.throws(() => proposePolicies(l7Graph(), { trustDomain: 'Corp/Example' }), usage(/--trust-domain/));
+    assert.throws(() => proposePolicies(l7Graph(), { l7: 'headers' as never }), usage(/--l7/));
+    assert.throws(() => proposePolicies(l7Graph(), { pathThreshold: 0 }), usage(/--path-threshold/));
+    assert.throws(() => proposePolicies(l7Graph(), { kinds: ['istio' as never] }), usage(/unknown kind 'istio'/));
+  });
+
   it('names callers by SPIFFE principal in the configured trust domain', () => {
     const { loaded } = judge(l7Graph(), { trustDomain: 'corp.example' });
     const orders = loaded.authorizationPolicies.find((a) => a.name === 'flowwright-orders');
