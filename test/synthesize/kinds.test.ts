@@ -162,6 +162,36 @@ describe('Cilium specifics', () => {
   });
 });
 
+describe('names shared by every kind', () => {
+  it('names files and objects like the NetworkPolicy proposal, with the kind added when two workloads share a name', () => {
+    const graph = l7Graph();
+    const db = graph.peers.get(KEYS.db)!;
+    const twin = {
+      ...db,
+      key: 'shop/Deployment/db',
+      peer: { ...db.peer, kind: 'Deployment' as const },
+      selector: { app: 'db-api' },
+    };
+    graph.peers.set(twin.key, twin);
+    const p = proposePolicies(graph, { kinds: ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico'] });
+    const paths = p.files.map((f) => f.path).filter((f) => f.startsWith('shop/db'));
+    assert.deepEqual(paths, [
+      'shop/db-deployment.authorizationpolicy.yaml',
+      'shop/db-deployment.calico.yaml',
+      'shop/db-deployment.cilium.yaml',
+      'shop/db-deployment.networkpolicy.yaml',
+      'shop/db-statefulset.authorizationpolicy.yaml',
+      'shop/db-statefulset.calico.yaml',
+      'shop/db-statefulset.cilium.yaml',
+      'shop/db-statefulset.networkpolicy.yaml',
+    ]);
+    const names = new Set(
+      p.files.filter((f) => f.workload === KEYS.db).map((f) => (f.documents[0] as Doc).metadata.name as string),
+    );
+    assert.deepEqual([...names], ['flowwright-db-statefulset']);
+  });
+});
+
 describe('Calico specifics', () => {
   it('quotes label values safely', () => {
     assert.equal(calicoSelector({ tier: 'yes', app: 'db' }), "app == 'db' && tier == 'yes'");
