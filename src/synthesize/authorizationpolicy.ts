@@ -212,6 +212,11 @@ function resolveSource(
           ctx.summary.namespaceFallbacks.push({ caller: other.key, namespace: p.namespace });
         return { sortKey: `1|${p.namespace}|${p.name}`, source: { namespaces: [p.namespace] } };
       }
+      if (other.serviceAccounts.includes('default'))
+        ctx.notes.add(
+          `${other.key} runs as service account 'default' of ${p.namespace}: its principal is shared by every pod there ` +
+            'without a service account of its own; give it one to make the AuthorizationPolicies precise',
+        );
       const principals = [...other.serviceAccounts]
         .sort(compareStrings)
         .map((sa) => spiffePrincipal(ctx.opts.trustDomain, p.namespace, sa));

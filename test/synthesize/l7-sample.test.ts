@@ -131,6 +131,16 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
     assert.deepEqual(denied.slice(0, 5), []);
   });
 
+  it('notes callers whose principal is a namespace default service account', () => {
+    const notes = proposal.summaries.find((s) => s.kind === 'authorizationpolicy')!.summary.notes;
+    assert.ok(
+      notes.some((n) =>
+        n.startsWith("default:shop/Deployment/loadgenerator runs as service account 'default' of shop"),
+      ),
+      notes.join('\n'),
+    );
+  });
+
   it('AuthorizationPolicies deny an unobserved method or path', () => {
     const compiled = compileAuthorizationPolicies(loaded.authorizationPolicies, { rootNamespace: 'istio-system' });
     const loadgen = podOf('default:shop/Deployment/loadgenerator');
