@@ -5,6 +5,7 @@
 //   npm run bench                          1M flows
 //   npm run bench -- --flows 5000000       the memory check
 //   npm run bench -- --verify              the policy verifier instead (bench/verify.mjs, three sizes)
+//   npm run bench -- --kafka               Kafka consumer vs file ingest, shipped delta sizes (200,000 flows)
 //   options: --seed <n> --runs <n> --skip-build --source (run src/ through tsx) --no-record --check
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     'no-record': { type: 'boolean', default: false },
     check: { type: 'boolean', default: false },
     verify: { type: 'boolean', default: false },
+    kafka: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -33,13 +35,15 @@ if (values.help) {
   console.log(
     readFileSync(new URL(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 9)
+      .slice(0, 10)
       .join('\n')
       .replaceAll('// ', ''),
   );
   process.exit(0);
 }
-const flows = Number(values.flows);
+// The Kafka benchmark produces every flow to a broker: 200,000 unless --flows says otherwise.
+const flowsGiven = process.argv.some((a) => a === '--flows' || a.startsWith('--flows='));
+const flows = Number(values.kafka && !flowsGiven ? '200000' : values.flows);
 const runs = Math.max(1, Number(values.runs));
 if (!Number.isSafeInteger(flows) || flows < 1) fail(`--flows: not a positive integer: ${values.flows}`);
 
@@ -79,6 +83,11 @@ if (!existsSync(file)) {
     stdio: 'inherit',
   });
   if (gen.status !== 0) fail('generating the input failed');
+}
+
+if (values.kafka) {
+  const { runKafkaBench } = await import('../bench/kafka-run.mjs');
+  process.exit(await runKafkaBench({ root, source: values.source, record: !values['no-record'], file, flows, runs }));
 }
 
 // 3. Measurements, each in its own process so that peak RSS belongs to it alone.

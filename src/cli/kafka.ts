@@ -43,7 +43,7 @@ export interface RunKafkaCollectOptions {
   durationMs?: number;
   maxFlows?: number;
   sessionTimeoutMs?: number;
-  /** Bytes fetched per partition per request: the most one transaction holds (default 4 MiB). */
+  /** Bytes fetched per partition per request: the most one transaction holds (default 1 MiB). */
   maxBytesPerPartition?: number;
   progress?: boolean;
   signal?: AbortSignal;
@@ -362,7 +362,7 @@ export const KAFKA_HELP =
 
 /** Whether `collect` was asked for a Kafka run (consumer or shipper). */
 export function isKafkaRun(flags: Record<string, unknown>): boolean {
-  return flags.kafkaBrokers !== undefined || flags.toKafka === true;
+  return flags.kafkaBrokers !== undefined || flags.toKafka === true || flags.topic !== undefined;
 }
 
 function parseTopics(raw: string[] | undefined): KafkaTopic[] {

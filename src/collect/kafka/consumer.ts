@@ -97,7 +97,7 @@ export interface KafkaConsumeOptions {
   signal?: AbortSignal;
   /** Consumer group session timeout (ms, default 30 s): how soon a dead member's partitions move. */
   sessionTimeoutMs?: number;
-  /** Bytes fetched per partition per request (default 4 MiB). */
+  /** Bytes fetched per partition per request (default 1 MiB; a compressed batch may hold far more flows). */
   maxBytesPerPartition?: number;
   /** One line per notable event: assignment, poison message, skipped offsets, stale batch. */
   log?: (line: string) => void;
@@ -126,7 +126,7 @@ export async function consumeKafka(opts: KafkaConsumeOptions): Promise<KafkaCoun
     groupId: opts.groupId,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10)),
-    maxBytesPerPartition: opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
     retry: { retries: opts.connection.retries ?? 5 },
   });
   let producer: Producer | undefined;
@@ -286,7 +286,15 @@ export async function consumeKafka(opts: KafkaConsumeOptions): Promise<KafkaCoun
       expected,
     };
     await opts.beforeWrite?.(out);
-    if (!opts.sink.write(out)) {
+    let written: boolean;
+    try {
+      written = opts.sink.write(out);
+    } catch (err) {
+      // The store failed (disk full, locked too long): stop with its error rather than retry forever.
+      finish(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (!written) {
       counters.staleBatches++;
       log(`kafka: ${key}: another member stored this partition further meanwhile; batch at ${first} dropped`);
       return;
