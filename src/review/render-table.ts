@@ -63,6 +63,7 @@ export function renderVerifyTable(r: VerifyReport): string {
     t.broken === 0 ? 'Nothing observed would break.' : `${plural(t.broken, 'observed connection')} would be DENIED.`,
     `Dropped in reality: ${t.dropped}, of which ${t.droppedNowAllowed} would now be allowed. Not evaluated: ${t.skipped}.`,
   ];
+  if (t.requests > 0) out.push(`HTTP requests replayed through AuthorizationPolicies: ${t.requests}.`);
   if (r.broken.length > 0)
     out.push('', 'Observed connections that would be denied:', verifiedTable(r.broken, 'allowed'));
   if (r.droppedNowAllowed.length > 0)

@@ -80,6 +80,8 @@ export interface VerifyTotals {
   droppedNowAllowed: number;
   /** Edges that could not be evaluated (see `skipped`). */
   skipped: number;
+  /** Distinct HTTP requests (method and path per edge) replayed through AuthorizationPolicies. */
+  requests: number;
   /** Flows on observed edges, and on the allowed ones: the coverage by traffic volume. */
   observedFlows: number;
   allowedFlows: number;
@@ -222,6 +224,7 @@ export function verifyPolicies(
     dropped: 0,
     droppedNowAllowed: 0,
     skipped: 0,
+    requests: 0,
     observedFlows: 0,
     allowedFlows: 0,
   };
@@ -324,6 +327,7 @@ function verifyRequests(
   for (const h of e.http) {
     const req: Request = { conn: l4.conn, method: h.method, path: h.path, http: true };
     const d = evaluateRequest(compiled.authorization, dst.pod, req);
+    report.totals.requests++;
     for (const w of d.warnings) warnings.add(w);
     if (d.verdict === 'allow') continue;
     const finding: VerifiedEdge = {

@@ -11,7 +11,12 @@ import { shopScenario } from '../../samples/shop.js';
 import type { Edge, Graph, HttpEvidence, PeerNode } from '../../src/model/index.js';
 import { inventoryFromGraph, parsePolicyText } from '../../src/policy/index.js';
 import { verifyPolicies } from '../../src/review/index.js';
-import { DEFAULT_PROPOSAL_OPTIONS, type Proposal, proposeNetworkPolicies } from '../../src/synthesize/index.js';
+import {
+  DEFAULT_PROPOSAL_OPTIONS,
+  type Proposal,
+  proposeNetworkPolicies,
+  proposePolicies,
+} from '../../src/synthesize/index.js';
 import { conn, learn, loadProposal, shop } from './shop.js';
 
 describe('verify: the proposal against the traffic it was learned from', () => {
@@ -59,6 +64,16 @@ describe('verify: the proposal against the traffic it was learned from', () => {
     assert.ok(r.totals.observed > 30);
     assert.equal(r.totals.broken, 0, r.broken.map((b) => b.summary).join('\n'));
     assert.equal(r.coverage, 100);
+
+    // With the proposal's AuthorizationPolicies too, every observed HTTP request is replayed at layer 7.
+    const both = proposePolicies(graph, { kinds: ['networkpolicy', 'authorizationpolicy'] });
+    const loaded = loadProposal({ files: both.files, summary: both.summaries[0].summary });
+    assert.ok(loaded.authorizationPolicies.length > 0);
+    const l7 = verifyPolicies(graph, inventoryFromGraph(graph), loaded);
+    assert.equal(l7.totals.broken, 0, l7.broken.map((b) => `${b.srcName} -> ${b.dstName} ${b.summary}`).join('\n'));
+    assert.equal(l7.coverage, 100);
+    assert.deepEqual(l7.undetermined, []);
+    assert.ok(l7.totals.requests > 10, `${l7.totals.requests} HTTP requests replayed`);
   });
 });
 
@@ -271,6 +286,7 @@ spec:
       ['PUT /cart/42'],
     );
     assert.equal(r.totals.broken, 1);
+    assert.equal(r.totals.requests, 3);
     assert.equal(r.coverage, 0);
   });
 });
