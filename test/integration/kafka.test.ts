@@ -14,7 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runKafkaCollect, runShipToKafka } from '../../src/cli/kafka.js';
 import { kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
-import { EXIT_CODES, FlowwrightError } from '../../src/model/index.js';
+import { EXIT_CODES, emptyStats, FlowwrightError } from '../../src/model/index.js';
+import { loadReplayFiles, startReplayServer } from '../../src/replay/index.js';
 import { openStore } from '../../src/store/index.js';
 import {
   type BrokerHandle,
@@ -392,6 +393,55 @@ describe('kafka against a real broker', { skip }, () => {
       progress: false,
     });
     assert.equal(consumed.kafka.poison, 0);
+    const reference = await referenceSnapshot(lines, tmp.dir);
+    const got = graphSnapshot(db);
+    assert.deepEqual(got.counts, reference.counts);
+    assert.deepEqual(got.edges, reference.edges);
+  });
+
+  test('shipping from a live Hubble Relay (the replay server): deltas give the graph; a rerun resumes', async () => {
+    const lines = shopLines(2000, 71);
+    const file = join(tmp.dir, 'relay.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const entries = await loadReplayFiles([file], emptyStats());
+    const server = await startReplayServer(entries, { port: 0 });
+    const topic = await createTopic(broker.brokers, 'relay-deltas', 2);
+    const shipperDb = join(tmp.dir, 'relay-shipper.db');
+    try {
+      const ship = (extra = {}) =>
+        runShipToKafka({
+          from: 'hubble-relay',
+          address: server.address,
+          connection: { brokers: [broker.brokers] },
+          topic,
+          db: shipperDb,
+          follow: false,
+          progress: false,
+          ...extra,
+        });
+      const first = await ship({ flushEvery: 500 });
+      assert.equal(first.stats.flows, 2000);
+      assert.ok(first.buckets >= 2, JSON.stringify(first));
+      const store = openStore(shipperDb, { readonly: true });
+      const cp = store.getCheckpoint(`hubble-relay:${server.address}`);
+      const counts = store.counts();
+      store.close();
+      assert.ok(cp?.position, 'the shipper keeps where it read its source to');
+      assert.equal(counts.edges, 0, 'and no graph');
+      const again = await ship();
+      assert.equal(again.messages, 0, JSON.stringify(again));
+    } finally {
+      server.kill();
+    }
+    const db = join(tmp.dir, 'relay-analyzer.db');
+    await runKafkaCollect({
+      connection: { brokers: [broker.brokers] },
+      groupId: 'relay',
+      topics: [{ topic, format: 'delta' }],
+      db,
+      follow: false,
+      progress: false,
+    });
     const reference = await referenceSnapshot(lines, tmp.dir);
     const got = graphSnapshot(db);
     assert.deepEqual(got.counts, reference.counts);
