@@ -452,13 +452,30 @@ const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace=';
 function readEndpoint(o: Obj | undefined, field: string): Endpoint {
   if (!o) return { labels: NO_LABELS };
   const labels = o.labels;
+  if (labels !== undefined && labels !== null && !Array.isArray(labels))
+    throw new FlowwrightError('input', 'labels must be a list', { field: `${field}.labels` });
   const pod = o.pod_name ?? o.podName;
-  let facts = NO_FACTS;
-  if (labels !== undefined && labels !== null) {
-    if (!Array.isArray(labels))
-      throw new FlowwrightError('input', 'labels must be a list', { field: `${field}.labels` });
-    facts = labelFacts(labels, pod);
-  }
+  if (typeof pod !== 'string' || pod === '') return buildEndpoint(o, labels, undefined);
+  return copyEndpoint(podEndpoint(o, labels, pod));
+}
+
+/** A pod endpoint's own copy, its fields added in the order buildEndpoint adds them (one hidden class). */
+function copyEndpoint(t: Endpoint): Endpoint {
+  const ep: Endpoint = { labels: t.labels };
+  if (t.namespaceLabels !== undefined) ep.namespaceLabels = t.namespaceLabels;
+  if (t.serviceAccount !== undefined) ep.serviceAccount = t.serviceAccount;
+  if (t.reserved !== undefined) ep.reserved = t.reserved;
+  if (t.namespace !== undefined) ep.namespace = t.namespace;
+  if (t.pod !== undefined) ep.pod = t.pod;
+  if (t.identity !== undefined) ep.identity = t.identity;
+  if (t.cluster !== undefined) ep.cluster = t.cluster;
+  if (t.workload !== undefined) ep.workload = t.workload;
+  return ep;
+}
+
+/** An endpoint from its fields; `labels` is a list, or absent. */
+function buildEndpoint(o: Obj, labels: unknown[] | undefined | null, pod: string | undefined): Endpoint {
+  const facts = labels ? labelFacts(labels) : NO_FACTS;
   const ep: Endpoint = { labels: facts.labels };
   if (facts.namespaceLabels) ep.namespaceLabels = facts.namespaceLabels;
   if (facts.serviceAccount !== undefined) ep.serviceAccount = facts.serviceAccount;
@@ -468,7 +485,7 @@ function readEndpoint(o: Obj | undefined, field: string): Endpoint {
   const namespace = o.namespace;
   if (typeof namespace === 'string' && namespace !== '') ep.namespace = namespace;
   else if (facts.podNamespace !== undefined) ep.namespace = facts.podNamespace;
-  if (typeof pod === 'string' && pod !== '') ep.pod = pod;
+  if (pod !== undefined) ep.pod = pod;
   const identity = toNumber(o.identity);
   if (identity !== undefined) ep.identity = identity;
   if (facts.cluster !== undefined) ep.cluster = facts.cluster;
@@ -477,13 +494,72 @@ function readEndpoint(o: Obj | undefined, field: string): Endpoint {
     if (typeof cluster === 'string' && cluster !== '') ep.cluster = cluster;
   }
 
-  const workloads = o.workloads;
-  if (Array.isArray(workloads) && isObj(workloads[0])) {
-    const { name, kind } = workloads[0];
+  const workload = firstWorkload(o.workloads);
+  if (workload) {
+    const { name, kind } = workload;
     const mapped = typeof kind === 'string' ? workloadKind(kind) : undefined;
-    if (mapped && typeof name === 'string' && name !== '') ep.workload = { kind: mapped, name };
+    // Frozen: pod endpoints of many flows share it (see podEndpoint).
+    if (mapped && typeof name === 'string' && name !== '') ep.workload = Object.freeze({ kind: mapped, name });
   }
   return ep;
+}
+
+function firstWorkload(workloads: unknown): Obj | undefined {
+  return Array.isArray(workloads) && isObj(workloads[0]) ? workloads[0] : undefined;
+}
+
+// The same pods appear in flow after flow with the same fields, so a pod's endpoint is built once and
+// copied for each flow (the copy gets the flow's address and port). A cached endpoint is used only when
+// every field it was built from is the same; the strings it holds are then the same objects flow after
+// flow, which makes later lookups by pod, namespace or service account cheap.
+interface PodEndpointInput {
+  labels: unknown[] | undefined | null;
+  namespace: unknown;
+  identity: unknown;
+  cluster: unknown;
+  workloadName: unknown;
+  workloadKind: unknown;
+  endpoint: Endpoint;
+}
+const endpointsByPod = new Map<string, PodEndpointInput>();
+const POD_CACHE_MAX = 16_384;
+
+function podEndpoint(o: Obj, labels: unknown[] | undefined | null, pod: string): Endpoint {
+  const cluster = o.cluster_name ?? o.clusterName;
+  const workload = firstWorkload(o.workloads);
+  const workloadName = workload?.name;
+  const workloadKind = workload?.kind;
+  const hit = endpointsByPod.get(pod);
+  if (
+    hit !== undefined &&
+    hit.namespace === o.namespace &&
+    hit.identity === o.identity &&
+    hit.cluster === cluster &&
+    hit.workloadName === workloadName &&
+    hit.workloadKind === workloadKind &&
+    sameLabels(hit.labels, labels)
+  )
+    return hit.endpoint;
+  const endpoint = buildEndpoint(o, labels, pod);
+  if (endpointsByPod.size >= POD_CACHE_MAX) endpointsByPod.clear();
+  endpointsByPod.set(pod, {
+    // A copy: the cached list must not change with the record it came from.
+    labels: labels ? labels.slice() : labels,
+    namespace: o.namespace,
+    identity: o.identity,
+    cluster,
+    workloadName,
+    workloadKind,
+    endpoint,
+  });
+  return endpoint;
+}
+
+function sameLabels(a: unknown[] | undefined | null, b: unknown[] | undefined | null): boolean {
+  if (!a || !b) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** What an endpoint's label list says, sorted into the pod's own labels and Cilium's metadata. */
@@ -500,49 +576,22 @@ interface LabelFacts {
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_FACTS: LabelFacts = { labels: NO_LABELS };
 
-// The same pods appear in flow after flow with the same label list, so the parsed result is cached and
-// shared (frozen: endpoints of different flows hold the same objects). Joining the list into a key costs
-// as much as parsing it, so the cache is keyed by pod name (by the joined list for endpoints without a
-// pod, whose lists are short) and a hit is confirmed by comparing the lists label by label.
-interface CachedLabels {
-  list: unknown[];
-  facts: LabelFacts;
-}
-const labelsByPod = new Map<string, CachedLabels>();
-const labelsByList = new Map<string, LabelFacts>();
+// Label lists repeat too (pods of one workload, reserved entities), so the parsed result is cached and
+// shared (frozen: endpoints of different flows hold the same objects). The key is the list itself; a
+// NUL inside a label could make two lists collide, which no Kubernetes label can contain.
+const labelCache = new Map<string, LabelFacts>();
 const LABEL_CACHE_MAX = 16_384;
 
-function labelFacts(labels: unknown[], pod: unknown): LabelFacts {
-  if (typeof pod !== 'string' || pod === '') {
-    // A NUL inside a label could make two lists collide, which no Kubernetes label can contain.
-    const key = labels.join('\u0000');
-    let facts = labelsByList.get(key);
-    if (facts === undefined) {
-      facts = newLabelFacts(labels);
-      if (labelsByList.size >= LABEL_CACHE_MAX) labelsByList.clear();
-      labelsByList.set(key, facts);
-    }
-    return facts;
+function labelFacts(labels: unknown[]): LabelFacts {
+  const key = labels.join('\u0000');
+  let facts = labelCache.get(key);
+  if (facts === undefined) {
+    facts = parseLabels(labels);
+    Object.freeze(facts.labels);
+    if (facts.namespaceLabels) Object.freeze(facts.namespaceLabels);
+    if (labelCache.size >= LABEL_CACHE_MAX) labelCache.clear();
+    labelCache.set(key, facts);
   }
-  const hit = labelsByPod.get(pod);
-  if (hit !== undefined && sameList(hit.list, labels)) return hit.facts;
-  const facts = newLabelFacts(labels);
-  if (labelsByPod.size >= LABEL_CACHE_MAX) labelsByPod.clear();
-  // A copy: the cached list must not change with the record it came from.
-  labelsByPod.set(pod, { list: labels.slice(), facts });
-  return facts;
-}
-
-function sameList(a: unknown[], b: unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function newLabelFacts(labels: unknown[]): LabelFacts {
-  const facts = parseLabels(labels);
-  Object.freeze(facts.labels);
-  if (facts.namespaceLabels) Object.freeze(facts.namespaceLabels);
   return facts;
 }
 
