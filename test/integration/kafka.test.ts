@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runKafkaCollect, runShipToKafka } from '../../src/cli/kafka.js';
-import { kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
+import { consumeKafka, kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
 import { EXIT_CODES, emptyStats, FlowwrightError } from '../../src/model/index.js';
 import { loadReplayFiles, startReplayServer } from '../../src/replay/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -519,6 +519,39 @@ describe('kafka against a real broker', { skip }, () => {
       assert.equal(r.code, EXIT_CODES.usage, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+  });
+
+  test('a store that fails stops the consumer with its error; nothing is committed to Kafka', async () => {
+    const topic = await createTopic(broker.brokers, 'flows-store-fail', 1);
+    await produce(broker.brokers, topic, mixedMessages(shopLines(200, 83), 1));
+    const failure = new FlowwrightError('store', 'disk full');
+    let writes = 0;
+    await assert.rejects(
+      consumeKafka({
+        connection: { brokers: [broker.brokers] },
+        groupId: 'store-fail',
+        topics: [{ topic, format: 'auto' }],
+        stats: emptyStats(),
+        follow: true,
+        sink: {
+          position: () => undefined,
+          write: () => {
+            writes++;
+            throw failure;
+          },
+        },
+      }),
+      (err: unknown) => err === failure,
+    );
+    assert.equal(writes, 1, 'stopped at the first failed write instead of retrying');
+    const admin = kafkaClient(broker.brokers).admin();
+    await admin.connect();
+    const committed = (await admin.fetchOffsets({ groupId: 'store-fail', topics: [topic] }))[0]!.partitions;
+    await admin.disconnect();
+    assert.deepEqual(
+      committed.map((c) => c.offset),
+      ['-1'],
+    );
   });
 
   test('a broker that cannot be reached is an unreachable-source error', async () => {
