@@ -80,7 +80,7 @@ async function loadGraph() {
   const q = new URLSearchParams();
   const w = $('window').value;
   if (w) q.set('since', w);
-  const [graph, proposals] = await Promise.all([api('graph', query()), api('proposals')]);
+  const [graph, proposals, health] = await Promise.all([api('graph', query()), api('proposals'), api('health')]);
   state.graph = graph;
   state.kinds = proposals.kinds;
   if (!state.kinds.includes(state.kind)) state.kind = state.kinds[0];
@@ -93,7 +93,8 @@ async function loadGraph() {
   );
   state.view = drawGraph($('graph'), graph, (key) => selectWorkload(key));
   const workloads = graph.peers.filter((p) => p.type === 'workload').length;
-  setStatus(`${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges`);
+  const sources = health.sources.map((src) => `${src.name}: ${src.state}`).join(', ');
+  setStatus(`${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges${sources ? ` · ${sources}` : ''}`);
   if (state.workload && state.view.has(state.workload)) selectWorkload(state.workload);
 }
 
