@@ -29,6 +29,8 @@ export interface GitHubOptions {
   retryDelayMs?: number;
   /** Told about each retry (the CLI prints it). */
   onRetry?: (message: string) => void;
+  /** A request without an answer for this long is abandoned (and retried like a server error). */
+  timeoutMs?: number;
 }
 
 export interface GitHub {
@@ -121,7 +123,12 @@ export function githubError(err: unknown, what: string, o: { apiUrl: string; own
     case 422:
       return new FlowwrightError('input', `GitHub refused ${what} in ${repo} (422 ${reason})`);
     default:
-      if (err.status >= 500 || err.status === 0)
+      if (!err.response)
+        return new FlowwrightError(
+          'unreachable',
+          `GitHub API at ${o.apiUrl} did not answer while ${what}: ${err.message}`,
+        );
+      if (err.status >= 500)
         return new FlowwrightError(
           'unreachable',
           `GitHub API at ${o.apiUrl} failed while ${what}: ${err.status} ${reason}`,
@@ -147,13 +154,20 @@ export function createGitHub(opts: GitHubOptions): GitHub {
   });
   const { owner, repo } = opts;
   const retries = opts.retries ?? 3;
+  // fetch has no timeout of its own: a server that never answers would hold the run forever.
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const delay = opts.retryDelayMs ?? 1000;
 
   /** Runs `fn`, retrying server errors; `beforeRetry` may find that a lost answer's request took effect. */
-  async function call<T>(what: string, fn: () => Promise<T>, beforeRetry?: () => Promise<T | undefined>): Promise<T> {
+  async function call<T>(
+    what: string,
+    fn: (request: { signal: AbortSignal }) => Promise<T>,
+    beforeRetry?: () => Promise<T | undefined>,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fn();
+        // Abandoned after timeoutMs; @octokit/request reports that as a 500, retried like one.
+        return await fn({ signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
         if (!retryable(err) || attempt >= retries) {
           const e = githubError(err, what, { apiUrl: opts.apiUrl, owner, repo });
@@ -161,9 +175,9 @@ export function createGitHub(opts: GitHubOptions): GitHub {
           throw e;
         }
         const wait = delay * 2 ** attempt;
-        opts.onRetry?.(
-          `GitHub answered ${(err as HttpErrorLike).status} while ${what}; retrying in ${wait} ms (${attempt + 1}/${retries})`,
-        );
+        const e = err as HttpErrorLike;
+        const said = e.response ? `answered ${e.status}` : `did not answer (${e.message})`;
+        opts.onRetry?.(`GitHub ${said} while ${what}; retrying in ${wait} ms (${attempt + 1}/${retries})`);
         await sleep(wait);
         if (beforeRetry) {
           const done = await beforeRetry().catch(() => undefined);
@@ -174,8 +188,9 @@ export function createGitHub(opts: GitHubOptions): GitHub {
   }
 
   const listPulls: GitHub['listPulls'] = (branch, base) =>
-    call('listing pull requests', async () => {
+    call('listing pull requests', async (request) => {
       const res = await octokit.rest.pulls.list({
+        request,
         owner,
         repo,
         head: `${owner}:${branch}`,
@@ -195,18 +210,18 @@ export function createGitHub(opts: GitHubOptions): GitHub {
     createPull: (p) =>
       call(
         'creating the pull request',
-        async () => toPull((await octokit.rest.pulls.create({ owner, repo, ...p })).data as ApiPull),
+        async (request) => toPull((await octokit.rest.pulls.create({ owner, repo, ...p, request })).data as ApiPull),
         // A create whose answer was lost may have opened the PR: never open a second one.
         async () => (await listPulls(p.head, p.base)).find((x) => x.state === 'open'),
       ),
     updatePull: (n, p) =>
-      call(`updating pull request #${n}`, async () =>
-        toPull((await octokit.rest.pulls.update({ owner, repo, pull_number: n, ...p })).data as ApiPull),
+      call(`updating pull request #${n}`, async (request) =>
+        toPull((await octokit.rest.pulls.update({ owner, repo, pull_number: n, ...p, request })).data as ApiPull),
       ),
     addLabels: async (n, labels) => {
       if (labels.length === 0) return;
-      await call(`labelling pull request #${n}`, () =>
-        octokit.rest.issues.addLabels({ owner, repo, issue_number: n, labels }),
+      await call(`labelling pull request #${n}`, (request) =>
+        octokit.rest.issues.addLabels({ owner, repo, issue_number: n, labels, request }),
       );
     },
   };

@@ -10,6 +10,7 @@ import { describeProposal, GITHUB_BODY_LIMIT, hashInBody } from '../../src/prbot
 import { openGit } from '../../src/prbot/git.js';
 import { createGitHub, githubError, parseRepoSlug } from '../../src/prbot/github.js';
 import type { Plan, PlannedChange } from '../../src/prbot/plan.js';
+import { startFakeGitHub } from './github-server.js';
 
 const T = Date.parse('2026-11-01T10:00:00Z');
 
@@ -230,6 +231,32 @@ describe('GitHub helpers', () => {
     assert.throws(() => openGit(tmpdir()), /is not a git work tree/);
   });
 
+  it('abandons a request that gets no answer, retries it, then exits 4', async (t) => {
+    const gh = await startFakeGitHub({ bareRemote: tmpdir() });
+    t.after(() => gh.close());
+    gh.fail({ method: 'GET', path: /\/pulls$/, status: 0, times: 2 });
+    const client = createGitHub({
+      token: gh.token,
+      apiUrl: gh.url,
+      owner: gh.owner,
+      repo: gh.repo,
+      retries: 1,
+      retryDelayMs: 1,
+      timeoutMs: 200,
+    });
+    await assert.rejects(client.listPulls('x', 'main'), (e: unknown) => {
+      assert.equal((e as { exitCode: number }).exitCode, 4);
+      assert.match(
+        (e as Error).message,
+        /did not answer while listing pull requests: The operation was aborted due to timeout \(after 2 attempts\)/,
+      );
+      return true;
+    });
+    assert.equal(gh.requests.length, 2);
+    // The third request is answered: the client works again.
+    assert.deepEqual(await client.listPulls('x', 'main'), []);
+  });
+
   it('gives up on an unreachable API with exit code 4 after the retries', async () => {
     const gh = createGitHub({
       token: 't',
@@ -243,7 +270,7 @@ describe('GitHub helpers', () => {
       assert.equal((e as { exitCode: number }).exitCode, 4);
       assert.match(
         (e as Error).message,
-        /GitHub API at http:\/\/127\.0\.0\.1:9 failed while listing pull requests.*\(after 2 attempts\)/,
+        /GitHub API at http:\/\/127\.0\.0\.1:9 did not answer while listing pull requests: .*\(after 2 attempts\)/,
       );
       return true;
     });

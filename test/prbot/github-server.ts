@@ -48,7 +48,7 @@ export interface FakeGitHub {
   repo: string;
   pulls: FakePull[];
   requests: LoggedRequest[];
-  /** The next `times` requests matching method and path answer `status`. */
+  /** The next `times` requests matching method and path answer `status` (0: never answer). */
   fail(f: Omit<Fault, 'times'> & { times?: number }): void;
   /** Requests other than reads (the ones that change something). */
   writes(): LoggedRequest[];
@@ -72,6 +72,7 @@ export async function startFakeGitHub(opts: {
   const pulls: FakePull[] = [];
   const requests: LoggedRequest[] = [];
   const faults: Fault[] = [];
+  const hanging: ServerResponse[] = [];
   let clock = Date.parse('2026-11-20T08:00:00Z');
   const now = () => {
     clock += 1000;
@@ -253,6 +254,11 @@ export async function startFakeGitHub(opts: {
     const fault = faults.find((f) => f.times > 0 && f.method === method && f.path.test(u.pathname));
     if (fault) {
       fault.times--;
+      if (fault.status === 0) {
+        log.status = 0; // no answer at all: the client must give up by itself
+        hanging.push(res);
+        return;
+      }
       if (fault.afterApplying) handle(method, u.pathname, u.searchParams, body);
       log.status = fault.status;
       send(res, fault.status, {
@@ -278,7 +284,11 @@ export async function startFakeGitHub(opts: {
     requests,
     fail: (f) => faults.push({ times: 1, ...f }),
     writes: () => requests.filter((r) => r.method !== 'GET'),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
   return fake;
 }
