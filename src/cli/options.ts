@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { FlowwrightError, usageError } from '../model/index.js';
+import { SERVE_FILE_KEYS } from '../serve/config.js';
 
 type Parser<T> = (raw: string, where: string) => T;
 
@@ -218,7 +219,8 @@ export function resolveConfig(
   const path = explicit ?? (existsSync('flowwright.yaml') ? 'flowwright.yaml' : undefined);
   const file = path ? readConfigFile(path) : {};
   for (const key of Object.keys(file)) {
-    if (!(key in OPTIONS) && !allowedFileKeys.includes(key)) {
+    // One file serves every command: the service's own keys are checked by `flowwright serve`, not here.
+    if (!(key in OPTIONS) && !allowedFileKeys.includes(key) && !(SERVE_FILE_KEYS as readonly string[]).includes(key)) {
       throw new FlowwrightError(
         'usage',
         `unknown configuration key '${key}' (known: ${Object.keys(OPTIONS).join(', ')})`,

@@ -50,6 +50,14 @@ describe('resolveConfig', () => {
     );
   });
 
+  it("lets the service's keys through, so one flowwright.yaml serves every command", () => {
+    writeFileSync(
+      file,
+      'db: shared.db\nlisten: 127.0.0.1:8080\nsources:\n  - type: hubble-relay\n    address: relay:4245\n',
+    );
+    assert.equal(resolveConfig({ config: file }, ['db'], {}).db, 'shared.db');
+  });
+
   it('rejects bad values naming where they came from', () => {
     assert.throws(
       () => resolveConfig({}, ['minFlows'], { FLOWWRIGHT_MIN_FLOWS: 'many' }),
