@@ -30,8 +30,16 @@ export function openGit(dir: string): Git {
         encoding: 'utf8',
         maxBuffer: 256 * 1024 * 1024,
         stdio: ['pipe', 'pipe', 'pipe'],
-        // No prompts in CI: a missing credential must fail, not hang.
-        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...opts.env },
+        // No prompts in CI: a missing credential must fail, not hang; nor may a stalled HTTP remote
+        // (under 1 KB/s for a minute), unless the environment says otherwise.
+        env: {
+          GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+          GIT_HTTP_LOW_SPEED_TIME: '60',
+          ...process.env,
+          GIT_TERMINAL_PROMPT: '0',
+          LC_ALL: 'C',
+          ...opts.env,
+        },
       });
     } catch (err) {
       const e = err as { stderr?: string; code?: string; status?: number };
