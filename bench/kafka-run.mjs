@@ -44,9 +44,10 @@ async function measureAll({ root, source, record, file, flows, runs, brokers }) 
   await admin.connect();
   const stamp = Date.now();
   const rawTopic = `bench-flows-${stamp}`;
+  const batchedTopic = `bench-batched-${stamp}`;
   const deltaTopic = `bench-deltas-${stamp}`;
   await admin.createTopics({
-    topics: [rawTopic, deltaTopic].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    topics: [rawTopic, batchedTopic, deltaTopic].map((topic) => ({ topic, numPartitions: PARTITIONS })),
     waitForLeaders: true,
   });
   const moduleRoot = source ? 'src' : 'dist/src';
@@ -64,15 +65,21 @@ async function measureAll({ root, source, record, file, flows, runs, brokers }) 
   };
   try {
     const produced = step('produce', rawTopic);
+    step('produce-batched', batchedTopic);
     // File ingest and consumer alternate, best of --runs each: a busy machine slows both alike.
     let fileIngest;
     let consumed;
+    let batched;
     for (let i = 0; i < runs; i++) {
       const f = step('file', rawTopic);
       const c = step('consume', rawTopic, `bench-${stamp}-${i}`);
+      const b = step('consume', batchedTopic, `bench-batched-${stamp}-${i}`);
       if (!fileIngest || f.elapsedMs < fileIngest.elapsedMs) fileIngest = f;
       if (!consumed || c.elapsedMs < consumed.elapsedMs) consumed = c;
+      if (!batched || b.elapsedMs < batched.elapsedMs) batched = b;
     }
+    if (batched.flows !== fileIngest.flows || batched.edges !== fileIngest.edges)
+      throw new Error(`the batched consumer stored ${batched.flows} flows / ${batched.edges} edges`);
     const shipped = step('ship', deltaTopic, String(BUCKET_FLOWS));
     const deltas = step('deltas', deltaTopic, `bench-deltas-${stamp}`);
     if (fileIngest.flows !== flows) throw new Error(`the file holds ${fileIngest.flows} flows, not ${flows}`);
@@ -95,6 +102,7 @@ async function measureAll({ root, source, record, file, flows, runs, brokers }) 
       flows: fileIngest.flows,
       fileRate: rate(fileIngest),
       kafkaRate: rate(consumed),
+      batchedRate: rate(batched),
       deltaRate: rate(deltas),
       ratio: rate(consumed) / rate(fileIngest),
       fileRss: fileIngest.maxRssKb,
@@ -118,6 +126,7 @@ async function measureAll({ root, source, record, file, flows, runs, brokers }) 
       `kafka consume (1 flow per message → SQLite) ${fmt(result.kafkaRate)} flows/s, peak RSS ${mb(result.kafkaRss)}, ${fmt(result.transactions)} transactions`,
     );
     console.log(`ratio kafka/file: ${result.ratio.toFixed(2)}`);
+    console.log(`kafka consume (100 flows per message)      ${fmt(result.batchedRate)} flows/s`);
     console.log(
       `delta consume (edge deltas → SQLite)        ${fmt(result.deltaRate)} flows/s (flows the deltas stand for)`,
     );
@@ -129,7 +138,7 @@ async function measureAll({ root, source, record, file, flows, runs, brokers }) 
     if (record) recordRow(root, result, machine, source, runs);
     return 0;
   } finally {
-    await admin.deleteTopics({ topics: [rawTopic, deltaTopic] }).catch(() => {});
+    await admin.deleteTopics({ topics: [rawTopic, batchedTopic, deltaTopic] }).catch(() => {});
     await admin.disconnect();
   }
 }
@@ -176,7 +185,7 @@ function recordRow(root, r, machine, source, runs) {
   const kept = lines.slice(2).filter((l) => l.split('|')[2]?.trim() !== fmt(r.flows));
   const row =
     `| ${new Date().toISOString().slice(0, 10)} | ${fmt(r.flows)} | ${fmt(r.fileRate)} | ${fmt(r.kafkaRate)} | ` +
-    `${r.ratio.toFixed(2)} | ${fmt(r.deltaRate)} | ${fmt(r.fileRss / 1024)} MB | ${fmt(r.kafkaRss / 1024)} MB | ` +
+    `${r.ratio.toFixed(2)} | ${fmt(r.batchedRate)} | ${fmt(r.deltaRate)} | ${fmt(r.fileRss / 1024)} MB | ${fmt(r.kafkaRss / 1024)} MB | ` +
     `${(r.rawBytes / 1e6).toFixed(1)} MB / ${(r.rawGzip / 1e6).toFixed(1)} MB | ` +
     `${(r.deltaBytes / 1e6).toFixed(2)} MB / ${(r.deltaGzip / 1e6).toFixed(2)} MB | ${(r.rawBytes / r.deltaBytes).toFixed(0)}× | ` +
     `${machine} | \`npm run bench -- --kafka --flows ${r.flows}${runs > 1 ? ` --runs ${runs}` : ''}${source ? ' --source' : ''}\` |`;

@@ -1,6 +1,7 @@
 // One measurement of the Kafka benchmark, in its own process so that peak RSS belongs to it alone.
 // Usage: node bench/kafka.mjs <module root: dist/src | src> <step> <brokers> <file.jsonl.gz> <topic> [group|flows per bucket]
 //   produce   publish every line of the file as one message (gzip record batches), round-robin
+//   produce-batched   the same lines as newline-delimited messages of 100 records each
 //   file      `flowwright ingest` of the file into a fresh SQLite file (the baseline)
 //   consume   `flowwright collect --kafka-brokers ... --topic <topic> --no-follow` into a fresh SQLite file
 //   ship      `collect --from files --to-kafka`: the file as edge deltas on <topic>, one bucket per N flows
@@ -28,25 +29,33 @@ const out = (result) => console.log(JSON.stringify({ ...result, maxRssKb: proces
 try {
   const started = performance.now();
   const elapsed = () => performance.now() - started;
-  if (step === 'produce') {
+  if (step === 'produce' || step === 'produce-batched') {
+    const perMessage = step === 'produce' ? 1 : 100;
     const { Kafka, CompressionTypes, logLevel } = kafkajs;
     const producer = new Kafka({ ...connection, clientId: 'bench', logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
     let batch = [];
+    let records = [];
     let messages = 0;
     let bytes = 0;
     const send = async () => {
       await producer.send({ topic, compression: CompressionTypes.GZIP, messages: batch });
       batch = [];
     };
+    const pack = () => {
+      batch.push({ value: records.join('\n') });
+      records = [];
+      messages++;
+    };
     const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
     for await (const line of lines) {
       if (line.length === 0) continue;
-      batch.push({ value: line });
-      messages++;
+      records.push(line);
       bytes += Buffer.byteLength(line);
-      if (batch.length >= 2000) await send();
+      if (records.length >= perMessage) pack();
+      if (batch.length >= Math.max(20, 2000 / perMessage)) await send();
     }
+    if (records.length > 0) pack();
     if (batch.length > 0) await send();
     await producer.disconnect();
     out({ elapsedMs: elapsed(), messages, bytes });
