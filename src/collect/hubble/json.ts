@@ -290,16 +290,16 @@ function hubbleSecondsAndFraction(value: string): number | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Enums: names or numbers, mapped onto the model's lowercase values
 
-const VERDICT_NAMES: Record<string, Verdict> = {
-  VERDICT_UNKNOWN: 'unknown',
-  FORWARDED: 'forwarded',
-  DROPPED: 'dropped',
-  ERROR: 'error',
-  AUDIT: 'audit',
-  REDIRECTED: 'redirected',
-  TRACED: 'traced',
-  TRANSLATED: 'translated',
-};
+const VERDICT_NAMES = new Map<string, Verdict>([
+  ['VERDICT_UNKNOWN', 'unknown'],
+  ['FORWARDED', 'forwarded'],
+  ['DROPPED', 'dropped'],
+  ['ERROR', 'error'],
+  ['AUDIT', 'audit'],
+  ['REDIRECTED', 'redirected'],
+  ['TRACED', 'traced'],
+  ['TRANSLATED', 'translated'],
+]);
 const VERDICT_NUMBERS: readonly Verdict[] = [
   'unknown',
   'forwarded',
@@ -311,25 +311,25 @@ const VERDICT_NUMBERS: readonly Verdict[] = [
   'translated',
 ];
 
-const DIRECTION_NAMES: Record<string, TrafficDirection> = {
-  TRAFFIC_DIRECTION_UNKNOWN: 'unknown',
-  INGRESS: 'ingress',
-  EGRESS: 'egress',
-};
+const DIRECTION_NAMES = new Map<string, TrafficDirection>([
+  ['TRAFFIC_DIRECTION_UNKNOWN', 'unknown'],
+  ['INGRESS', 'ingress'],
+  ['EGRESS', 'egress'],
+]);
 const DIRECTION_NUMBERS: readonly TrafficDirection[] = ['unknown', 'ingress', 'egress'];
 
 type L7Type = L7Info['type'];
-const L7_TYPE_NAMES: Record<string, L7Type> = {
-  UNKNOWN_L7_TYPE: 'unknown',
-  REQUEST: 'request',
-  RESPONSE: 'response',
-  SAMPLE: 'sample',
-};
+const L7_TYPE_NAMES = new Map<string, L7Type>([
+  ['UNKNOWN_L7_TYPE', 'unknown'],
+  ['REQUEST', 'request'],
+  ['RESPONSE', 'response'],
+  ['SAMPLE', 'sample'],
+]);
 const L7_TYPE_NUMBERS: readonly L7Type[] = ['unknown', 'request', 'response', 'sample'];
 
 /** Values that upstream may add later fall back to `fallback` rather than failing the flow. */
-function enumValue<T>(value: unknown, names: Record<string, T>, numbers: readonly T[], fallback: T): T {
-  if (typeof value === 'string') return Object.hasOwn(names, value) ? names[value] : fallback;
+function enumValue<T>(value: unknown, names: ReadonlyMap<string, T>, numbers: readonly T[], fallback: T): T {
+  if (typeof value === 'string') return names.get(value) ?? fallback;
   if (typeof value === 'number') return numbers[value] ?? fallback;
   return fallback;
 }
