@@ -1,11 +1,17 @@
 // Calico reports a connection from each end that it manages: once with reporter `src` (at the
 // source's node) and once with reporter `dst` (at the destination's node). Counting both would
 // double every pod-to-pod edge, so only one report of each connection may count.
+//
+// The destination's report is the one that counts: it carries the final verdict. A connection the
+// source allowed and the destination denied (an ingress policy) is logged `src: allow` + `dst: deny`,
+// and it was denied. A connection denied on its way out (an egress policy) never reaches the
+// destination, so its `src: deny` report is the only one and counts. The other reports add their
+// evidence (policies, services) to the counted edge without counting.
 import type { Endpoint, Flow } from '../model/index.js';
 
 /**
  * True when the endpoint is a pod (workload endpoint) that Calico manages, and so files its own
- * `src` report. Host endpoints, network sets and plain networks (`pub`/`pvt`) report nothing.
+ * report. Host endpoints, network sets and plain networks (`pub`/`pvt`) report nothing.
  */
 function isCalicoWorkload(ep: Endpoint): boolean {
   return (
@@ -17,12 +23,14 @@ function isCalicoWorkload(ep: Endpoint): boolean {
 }
 
 /**
- * Whether a record counts toward its edge. Every record without a reporter (Hubble) and every `src`
- * report counts; a `dst` report counts only when the source is not a Calico workload, because then no
- * `src` report of the same connection exists.
- * Simplification: a source pod in a cluster or node that Calico does not log is still assumed to report.
+ * Whether a record counts toward its edge: every record without a reporter (Hubble), every `dst`
+ * report, and a `src` report when no `dst` report of the same connection can exist: the source denied
+ * it, or the destination is not a Calico workload.
+ * Limit: the logs of one node alone hold only the `src` reports of its pods' outgoing connections, so
+ * allowed connections to pods on other nodes are learned from those nodes' logs (ingest all of them).
  */
 export function countsTowardEdge(flow: Flow): boolean {
-  if (flow.reporter !== 'dst') return true;
-  return !isCalicoWorkload(flow.source);
+  if (flow.reporter !== 'src') return true;
+  if (flow.verdict === 'dropped') return true;
+  return !isCalicoWorkload(flow.destination);
 }

@@ -188,8 +188,10 @@ test('Calico: a connection reported from both ends counts once', () => {
   const fromHost = flow({ reserved: 'host', ip: '192.168.1.5', labels: {} }, api1(), { reporter: 'dst' });
   const toNetwork = flow(web1(), { networkSet: 'pub', labels: {} }, { reporter: 'src', port: 443 });
 
-  assert.equal(countsTowardEdge(calico({ reporter: 'src' })), true);
-  assert.equal(countsTowardEdge(calico({ reporter: 'dst' })), false);
+  assert.equal(countsTowardEdge(calico({ reporter: 'dst' })), true, "the destination's report counts");
+  assert.equal(countsTowardEdge(calico({ reporter: 'src' })), false, 'the source report of it is evidence');
+  assert.equal(countsTowardEdge(calico({ reporter: 'src', verdict: 'dropped' })), true, 'denied on the way out');
+  assert.equal(countsTowardEdge(toNetwork), true, 'a network files no report of its own');
   assert.equal(countsTowardEdge(fromNetwork), true);
   assert.equal(countsTowardEdge(fromHost), true);
   assert.equal(countsTowardEdge(calico({})), true, 'no reporter (Hubble) always counts');

@@ -55,9 +55,9 @@ describe('Calico double reporting', () => {
     }
   });
 
-  it('keeps the destination deny of a connection its source allowed as evidence', () => {
-    const { delta } = aggregate([
-      flow({ reporter: 'src', num_flows: 4 }),
+  it('takes the verdict of the destination: allowed by the source, denied by the destination is denied', () => {
+    const { delta, stats } = aggregate([
+      flow({ reporter: 'src', num_flows: 4, policies: { all_policies: [SRC_POLICY] } }),
       flow({
         reporter: 'dst',
         action: 'deny',
@@ -65,12 +65,27 @@ describe('Calico double reporting', () => {
         policies: { all_policies: ['0|default|shop/knp.default.cartservice|deny|-1'] },
       }),
     ]);
+    assert.equal(delta.edges.length, 1);
     const edge = delta.edges[0]!;
     assert.equal(edge.flows, 4);
+    assert.deepEqual(edge.verdicts, { dropped: 4 });
+    assert.equal(stats.duplicateReports, 1);
     assert.ok(edge.policies.some((p) => p.value === '0|default|shop/knp.default.cartservice|deny|-1'));
+    assert.ok(
+      edge.policies.some((p) => p.value === SRC_POLICY),
+      "the source's allowing policy stays as evidence",
+    );
     assert.deepEqual(
       edge.dropReasons.map((d) => d.value),
       ['POLICY_DENIED'],
+    );
+  });
+
+  it("learns the incoming connections from one node's log alone (its destination reports)", () => {
+    const { delta } = aggregate([flow({ reporter: 'dst', num_flows: 6, host: 'worker-2' })]);
+    assert.deepEqual(
+      delta.edges.map((e) => [e.src, e.dst, e.port, e.flows, e.verdicts.forwarded]),
+      [['shop/Deployment/frontend', 'shop/Deployment/cartservice', 7070, 6, 6]],
     );
   });
 
@@ -118,9 +133,9 @@ describe('Calico double reporting', () => {
 describe('Calico aggregation placeholders', () => {
   it('folds `<prefix>-*` aggregates into workloads and records the aggregate, not invented pods', () => {
     const { delta } = aggregate([
-      flow({ reporter: 'src' }),
+      flow({ reporter: 'dst' }),
       flow({
-        reporter: 'src',
+        reporter: 'dst',
         source_name_aggr: 'frontend-5c4b9d8f7-*',
         source_labels: { labels: ['app=frontend', 'pod-template-hash=5c4b9d8f7'] },
       }),
