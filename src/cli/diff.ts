@@ -7,7 +7,7 @@ import { FlowwrightError, inputError } from '../model/index.js';
 import { DIFF_FORMATS, DIFF_MODES, type DiffFormat, type DiffMode, diffPolicies, renderDiff } from '../review/index.js';
 import { proposeNetworkPolicies } from '../synthesize/index.js';
 import { addOptions, parseDuration, resolveConfig } from './options.js';
-import { loadProposalGraph, proposalOptions } from './propose.js';
+import { loadProposalGraph, proposalOptions, requireTraffic } from './propose.js';
 import { buildInventory, collect, loadPoliciesOrFail } from './verify.js';
 
 const KEYS = ['db', 'since', 'until', 'minFlows', 'cidrPrefix', 'cidrPrefixV6', 'defaultDeny', 'allowDropped'] as const;
@@ -60,7 +60,7 @@ export function registerDiffCommand(program: Command): void {
     const existing = loadPoliciesOrFail(paths, '--existing');
     const unusedForMs =
       typeof flags.unusedFor === 'string' ? parseDuration(flags.unusedFor, '--unused-for') : undefined;
-    const graph = loadProposalGraph(config);
+    const graph = requireTraffic(loadProposalGraph(config), config, 'compare');
     const inventory = buildInventory(graph, flags.inventory as string | undefined);
     // The files whose NetworkPolicies are compared; files of other kinds only are left alone.
     const existingFiles = new Map<string, string>();

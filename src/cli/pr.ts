@@ -8,7 +8,7 @@ import { defaultBranch, type GitIdentity, type PrOptions, policiesDirInRepo, run
 import { unifiedDiff } from '../review/index.js';
 import { parseKinds, proposePolicies } from '../synthesize/index.js';
 import { addOptions, parseDuration, parseInteger, resolveConfig } from './options.js';
-import { loadProposalGraph, proposalOptions } from './propose.js';
+import { loadProposalGraph, proposalOptions, requireTraffic } from './propose.js';
 
 const KEYS = ['db', 'since', 'until', 'minFlows', 'cidrPrefix', 'cidrPrefixV6', 'defaultDeny', 'allowDropped'] as const;
 const MODES = ['additive', 'tighten', 'replace'] as const;
@@ -81,7 +81,7 @@ export function registerPrCommand(program: Command): void {
     // The repository first: a wrong --repo fails before the graph is loaded.
     const repoDir = resolve(String(flags.repo));
     const policiesDir = policiesDirInRepo(repoDir, String(flags.policiesDir));
-    const graph = loadProposalGraph(config);
+    const graph = requireTraffic(loadProposalGraph(config), config, 'propose');
     const proposal = proposePolicies(graph, { ...proposalOptions(config), kinds });
     const base = String(flags.base);
     const branch = typeof flags.branch === 'string' ? flags.branch : defaultBranch(base);

@@ -52,6 +52,19 @@ export function loadProposalGraph(config: Pick<Config, 'db' | 'since' | 'until'>
   }
 }
 
+/**
+ * Refuses an empty graph (exit 6, nothing to do): a proposal, a verification or a diff over no traffic
+ * would say "nothing needed" and, in tighten or replace mode, remove every rule.
+ */
+export function requireTraffic(graph: Graph, config: Pick<Config, 'db' | 'since' | 'until'>, what: string): Graph {
+  if (graph.edges.length > 0) return graph;
+  throw new FlowwrightError(
+    'nothing',
+    `no traffic learned in ${config.db}${config.since || config.until ? ' in this window' : ''}: ` +
+      `nothing to ${what} (learn some first: flowwright ingest <files>)`,
+  );
+}
+
 export function proposalOptions(config: Config): ProposalOptions {
   return {
     minFlows: config.minFlows,
@@ -147,13 +160,7 @@ export function registerProposeCommand(program: Command): void {
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
     const options = policiesOptions(config, flags);
-    const graph = loadProposalGraph(config);
-    if (graph.edges.length === 0)
-      throw new FlowwrightError(
-        'nothing',
-        `no traffic learned in ${config.db}${config.since || config.until ? ' in this window' : ''}: ` +
-          'nothing to propose (learn some first: flowwright ingest <files>)',
-      );
+    const graph = requireTraffic(loadProposalGraph(config), config, 'propose');
     const proposal = proposePolicies(graph, options);
     if (typeof flags.out === 'string') {
       const written = writeProposal(proposal, flags.out);

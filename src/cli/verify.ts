@@ -12,7 +12,7 @@ import {
 } from '../policy/index.js';
 import { renderVerify, VERIFY_FORMATS, type VerifyFormat, verifyPolicies } from '../review/index.js';
 import { addOptions, resolveConfig } from './options.js';
-import { loadProposalGraph } from './propose.js';
+import { loadProposalGraph, requireTraffic } from './propose.js';
 
 const KEYS = ['db', 'since', 'until', 'trustDomain'] as const;
 
@@ -93,7 +93,7 @@ export function registerVerifyCommand(program: Command): void {
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
     const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
-    const graph = loadProposalGraph(config);
+    const graph = requireTraffic(loadProposalGraph(config), config, 'verify');
     const inventory = buildInventory(graph, flags.inventory as string | undefined);
     const report = verifyPolicies(graph, inventory, policies, {
       rootNamespace: flags.rootNamespace as string,

@@ -151,6 +151,21 @@ describe('flowwright propose', () => {
     assert.match(r.stderr, /observed but denied/i);
   });
 
+  it('propose, verify, diff and pr refuse a window without traffic (6) instead of judging nothing', () => {
+    const policies = join(dir, 'policies');
+    const empty = ['--db', db, '--since', '2099-01-01T00:00:00Z'];
+    for (const args of [
+      ['propose'],
+      ['verify', '--policies', policies],
+      ['diff', '--existing', policies, '--mode', 'tighten'],
+      ['pr', '--repo', ROOT, '--policies-dir', 'deploy', '--dry-run'],
+    ]) {
+      const r = flowwright([...args, ...empty]);
+      assert.equal(r.code, EXIT_CODES.nothing, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /no traffic learned in .* in this window/);
+    }
+  });
+
   it('--no-default-deny leaves out the default-deny policies', () => {
     const r = flowwright(['propose', '--db', db, '--no-default-deny']);
     assert.doesNotMatch(r.stdout, /default-deny/);
