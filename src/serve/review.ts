@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Graph } from '../model/index.js';
 import { inventoryFromGraph, type LoadedPolicies, loadPolicyFiles } from '../policy/index.js';
-import { DIFF_MODES, type DiffMode, diffPolicies, verifyPolicies } from '../review/index.js';
+import { DIFF_MODES, type DiffMode, diffPolicies, diffToJson, verifyPolicies, verifyToJson } from '../review/index.js';
 import type { Proposal } from '../synthesize/index.js';
 
 export { DIFF_MODES };
@@ -24,7 +24,8 @@ function loadExisting(dir: string): { loaded: LoadedPolicies; files: Map<string,
 export function verifyView(graph: Graph, dir: string) {
   const { loaded } = loadExisting(dir);
   const report = verifyPolicies(graph, inventoryFromGraph(graph), loaded);
-  return { ...report, policyIssues: loaded.issues.map((i) => ({ ...i, file: i.file && relative(dir, i.file) })) };
+  // The schema of `flowwright verify --format json`, documented in the README.
+  return { ...verifyToJson(report), policyIssues: loaded.issues.map((i) => ({ ...i, file: i.file && relative(dir, i.file) })) };
 }
 
 /** `GET /api/v1/diff`: the proposal against the existing policies, with each file's before and after. */
@@ -35,8 +36,9 @@ export function diffView(graph: Graph, proposal: Proposal, dir: string, mode: Di
     { mode, unusedForMs, outDir: dir },
   );
   // Paths relative to the policies directory: the page and API users never need the mount point.
+  // The schema of `flowwright diff --format json`, documented in the README.
   return {
-    ...report,
+    ...diffToJson(report),
     files: report.files.map((f) => ({ ...f, path: relative(dir, f.path) || f.path })),
     policyIssues: loaded.issues.map((i) => ({ ...i, file: i.file && relative(dir, i.file) })),
   };

@@ -158,8 +158,14 @@ describe('serve HTTP', () => {
     assert.equal(verify.status, 200);
     assert.equal(verify.body.totals.broken, 0);
     assert.equal(verify.body.coverage, 100);
+    // The documented schema of `verify --format json`: kind, version, RFC 3339 times.
+    assert.equal(verify.body.kind, 'verify');
+    assert.equal(verify.body.schemaVersion, 1);
     const diff = await getJson(`${url}/api/v1/diff?mode=additive`, auth);
     assert.equal(diff.status, 200);
+    assert.equal(diff.body.kind, 'diff');
+    assert.equal(typeof diff.body.summary.filesChanged, 'number');
+    assert.ok(Array.isArray(diff.body.allowedByBothObserved));
     assert.equal(diff.body.newlyAllowed.length, 0);
     assert.equal(diff.body.newlyDenied.length, 0);
     assert.ok(
