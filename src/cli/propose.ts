@@ -96,8 +96,13 @@ export function policiesOptions(config: Config, flags: Record<string, unknown> =
 export function writeProposal(proposal: Pick<Proposal, 'files'>, dir: string): string[] {
   return proposal.files.map((f) => {
     const path = join(dir, f.path);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, renderProposalFile(f));
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, renderProposalFile(f));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw usageError(`--out ${dir}: cannot write ${path} (${code})`);
+    }
     return path;
   });
 }

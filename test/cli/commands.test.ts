@@ -166,6 +166,14 @@ describe('flowwright propose', () => {
     }
   });
 
+  it('an --out that cannot be written is a usage error naming it, not a crash', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const r = flowwright(['propose', '--db', db, '--out', file]);
+    assert.equal(r.code, EXIT_CODES.usage, r.stderr);
+    assert.match(r.stderr, /^flowwright: --out .*a-file: cannot write .*ENOTDIR/m);
+  });
+
   it('--no-default-deny leaves out the default-deny policies', () => {
     const r = flowwright(['propose', '--db', db, '--no-default-deny']);
     assert.doesNotMatch(r.stdout, /default-deny/);
