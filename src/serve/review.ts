@@ -25,7 +25,10 @@ export function verifyView(graph: Graph, dir: string) {
   const { loaded } = loadExisting(dir);
   const report = verifyPolicies(graph, inventoryFromGraph(graph), loaded);
   // The schema of `flowwright verify --format json`, documented in the README.
-  return { ...verifyToJson(report), policyIssues: loaded.issues.map((i) => ({ ...i, file: i.file && relative(dir, i.file) })) };
+  return {
+    ...verifyToJson(report),
+    policyIssues: loaded.issues.map((i) => ({ ...i, file: i.file && relative(dir, i.file) })),
+  };
 }
 
 /** `GET /api/v1/diff`: the proposal against the existing policies, with each file's before and after. */

@@ -24,7 +24,7 @@ describe('flowwright diff', () => {
       r.stdout,
       /Newly allowed:\nSOURCE .*\nops\/blackbox-exporter {2}shop\/frontend {2}8080\/TCP {2}16 flows/,
     );
-    assert.match(r.stdout, /added {4}existing\/default\/shop\/frontend\.networkpolicy\.yaml/);
+    assert.match(r.stdout, /added {4}existing\/shop\/frontend\.networkpolicy\.yaml/);
   });
 
   it('writes a unified diff that git apply turns into the tightened set', () => {
@@ -42,7 +42,7 @@ describe('flowwright diff', () => {
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     const apply = spawnSync('git', ['apply', '-p1', '-'], { cwd: dir, input: r.stdout, encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
-    assert.ok(existsSync(join(dir, 'existing/default/shop/frontend.networkpolicy.yaml')));
+    assert.ok(existsSync(join(dir, 'existing/shop/frontend.networkpolicy.yaml')));
     assert.doesNotMatch(readFileSync(join(dir, 'existing/shop/frontend.yaml'), 'utf8'), /0\.0\.0\.0\/0/);
     const set = loadPolicyFiles([join(dir, 'existing')]);
     assert.deepEqual(set.issues, []);

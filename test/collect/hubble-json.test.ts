@@ -65,6 +65,17 @@ test('a wrapped hubble observe -o json flow normalizes field by field', () => {
   assert.deepEqual(normalizeHubbleFlow(innerOf(wrapped[1]), ORIGIN), WEB_TO_API);
 });
 
+test("Cilium's unconfigured cluster name 'default' names no cluster; a configured name is kept", () => {
+  const inner = structuredClone(innerOf(wrapped[1])) as { source: Record<string, unknown> };
+  inner.source.cluster_name = 'default';
+  inner.source.labels = (inner.source.labels as string[]).map((l) =>
+    l.replace(/policy\.cluster=.*/, 'policy.cluster=default'),
+  );
+  const flow = normalizeHubbleFlow(inner, ORIGIN);
+  assert.equal(flow.source.cluster, undefined);
+  assert.equal(flow.destination.cluster, 'prod-eu');
+});
+
 test('lowerCamelCase keys (jsonpb) and enum numbers (exporter without wrapper) give the same flow', () => {
   assert.deepEqual(normalizeHubbleFlow(innerOf(jsonpb[1]), ORIGIN), WEB_TO_API);
   assert.deepEqual(normalizeHubbleFlow(bare[0], ORIGIN), WEB_TO_API);

@@ -63,7 +63,7 @@ describe('diff --mode additive', () => {
     // One new file with the frontend's ingress addition, only for ingress (already isolated).
     assert.deepEqual(
       r.files.map((f) => `${f.status} ${f.path}`),
-      [`added ${EXISTING_DIR}/default/shop/frontend.networkpolicy.yaml`],
+      [`added ${EXISTING_DIR}/shop/frontend.networkpolicy.yaml`],
     );
     const added = parsePolicyText(r.files[0].after!, 'added.yaml').networkPolicies;
     assert.equal(added.length, 1);
@@ -89,8 +89,8 @@ describe('diff --mode tighten', () => {
       r.files.map((f) => `${f.status} ${f.path}`),
       [
         `modified ${EXISTING_DIR}/data/policies.yaml`,
-        `added ${EXISTING_DIR}/default/shop/frontend.networkpolicy.yaml`,
         `modified ${EXISTING_DIR}/shop/backends.yaml`,
+        `added ${EXISTING_DIR}/shop/frontend.networkpolicy.yaml`,
         `modified ${EXISTING_DIR}/shop/frontend.yaml`,
       ],
     );

@@ -134,17 +134,15 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
   it('notes callers whose principal is a namespace default service account', () => {
     const notes = proposal.summaries.find((s) => s.kind === 'authorizationpolicy')!.summary.notes;
     assert.ok(
-      notes.some((n) =>
-        n.startsWith("default:shop/Deployment/loadgenerator runs as service account 'default' of shop"),
-      ),
+      notes.some((n) => n.startsWith("shop/Deployment/loadgenerator runs as service account 'default' of shop")),
       notes.join('\n'),
     );
   });
 
   it('AuthorizationPolicies deny an unobserved method or path', () => {
     const compiled = compileAuthorizationPolicies(loaded.authorizationPolicies, { rootNamespace: 'istio-system' });
-    const loadgen = podOf('default:shop/Deployment/loadgenerator');
-    const frontend = podOf('default:shop/Deployment/frontend');
+    const loadgen = podOf('shop/Deployment/loadgenerator');
+    const frontend = podOf('shop/Deployment/frontend');
     const ask = (method: string, path: string) =>
       evaluateRequest(compiled, frontend, {
         conn: { src: { kind: 'pod', pod: loadgen }, dst: { kind: 'pod', pod: frontend }, protocol: 'TCP', port: 8080 },
@@ -158,7 +156,7 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
     assert.equal(ask('GET', '/admin'), 'deny', 'unobserved path');
     assert.equal(ask('POST', '/product/OLJCESPC7Z'), 'deny', 'observed path, unobserved method');
     assert.equal(ask('GET', '/cart/checkout'), 'deny', 'POST-only route');
-    const catalog = podOf('default:shop/Deployment/productcatalogservice');
+    const catalog = podOf('shop/Deployment/productcatalogservice');
     const grpc = (method: string) =>
       evaluateRequest(compiled, catalog, {
         conn: { src: { kind: 'pod', pod: frontend }, dst: { kind: 'pod', pod: catalog }, protocol: 'TCP', port: 3550 },
@@ -197,8 +195,8 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
     };
     const missed = requests.filter((r) => !allows(pod(r.srcPod), pod(r.dstPod), r.port, r.method, r.path));
     assert.deepEqual(missed.slice(0, 3), []);
-    const loadgen = podOf('default:shop/Deployment/loadgenerator');
-    const frontend = podOf('default:shop/Deployment/frontend');
+    const loadgen = podOf('shop/Deployment/loadgenerator');
+    const frontend = podOf('shop/Deployment/frontend');
     assert.equal(allows(loadgen, frontend, 8080, 'GET', '/api/users/31337?tab=orders'), true);
     assert.equal(allows(loadgen, frontend, 8080, 'DELETE', '/cart'), false);
     assert.equal(allows(loadgen, frontend, 8080, 'GET', '/admin'), false);
@@ -230,7 +228,7 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
   });
 
   it('Cilium reaches the external APIs by name (toFQDNs), and the names resolve to the addresses used', () => {
-    const file = proposal.files.find((f) => f.path === 'default/shop/paymentservice.cilium.yaml');
+    const file = proposal.files.find((f) => f.path === 'shop/paymentservice.cilium.yaml');
     assert.ok(file, proposal.files.map((f) => f.path).join('\n'));
     const doc = file.documents[0] as Json;
     const egress = doc.spec.egress as Json[];
@@ -244,14 +242,13 @@ describe('proposals from generated traffic with HTTP and DNS records', () => {
     // exactly the address paymentservice connected to, and not with the other API's address.
     const learned = new Set(fqdn.toFQDNs.flatMap((f: Json) => [...(answers.get(f.matchName) ?? [])]));
     const used = graph.edges
-      .filter((e) => e.src === 'default:shop/Deployment/paymentservice' && e.port === 443)
+      .filter((e) => e.src === 'shop/Deployment/paymentservice' && e.port === 443)
       .map((e) => e.dst.replace(/^cidr:/, '').replace(/\/32$/, ''));
     assert.deepEqual(used, ['203.0.113.10']);
     assert.deepEqual([...learned], used);
     assert.equal(learned.has('198.51.100.20'), false);
     // Upstream DNS of coredns has no name: an address rule.
-    const coredns = proposal.files.find((f) => f.path === 'default/kube-system/coredns.cilium.yaml')!
-      .documents[0] as Json;
+    const coredns = proposal.files.find((f) => f.path === 'kube-system/coredns.cilium.yaml')!.documents[0] as Json;
     assert.ok((coredns.spec.egress as Json[]).some((r) => JSON.stringify(r.toCIDRSet) === '[{"cidr":"1.1.1.1/32"}]'));
   });
 

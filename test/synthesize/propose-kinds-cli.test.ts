@@ -70,8 +70,8 @@ describe('flowwright propose --kinds', () => {
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     const written = files(out);
     for (const suffix of ['.networkpolicy.yaml', '.authorizationpolicy.yaml', '.cilium.yaml', '.calico.yaml'])
-      assert.ok(written.includes(`default/shop/frontend${suffix}`), `${suffix} missing:\n${written.join('\n')}`);
-    assert.ok(written.includes('default/shop/peer-authentication.peerauthentication.yaml'));
+      assert.ok(written.includes(`shop/frontend${suffix}`), `${suffix} missing:\n${written.join('\n')}`);
+    assert.ok(written.includes('shop/peer-authentication.peerauthentication.yaml'));
     assert.ok(written.includes('tenant-baseline.calico.yaml'));
     assert.ok(written.includes('tenant-baseline.adminnetworkpolicy.yaml'));
     assert.equal(
@@ -82,7 +82,7 @@ describe('flowwright propose --kinds', () => {
     for (const kind of ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico', 'tenant-baseline'])
       assert.match(r.stderr, new RegExp(`\\[${kind}\\]\\nProposed`));
     assert.match(r.stderr, /Consistency: [\d,]+ connections to \d+ destinations compared, 0 inconsistent/);
-    const ap = readFileSync(join(out, 'default/shop/frontend.authorizationpolicy.yaml'), 'utf8');
+    const ap = readFileSync(join(out, 'shop/frontend.authorizationpolicy.yaml'), 'utf8');
     assert.match(ap, /cluster\.local\/ns\/shop\/sa\/default/);
     assert.match(ap, /\/product\/\{\*\}/);
   });
@@ -140,12 +140,12 @@ describe('flowwright consistency', () => {
     assert.equal(ok.code, EXIT_CODES.ok, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /0 inconsistent/);
     // The layer 3/4 team drops cartservice's ingress; the Istio side still lets frontend in.
-    const cart = join(out, 'default/shop/cartservice.networkpolicy.yaml');
+    const cart = join(out, 'shop/cartservice.networkpolicy.yaml');
     const text = readFileSync(cart, 'utf8');
     writeFileSync(cart, text.replace(/\n {2}ingress:\n(?: {4}.*\n)+/, '\n  ingress: []\n'));
     const bad = flowwright(['consistency', out, '--db', db]);
     assert.equal(bad.code, EXIT_CODES.finding, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /default:shop\/Deployment\/frontend -> default:shop\/Deployment\/cartservice TCP\/7070:/);
+    assert.match(bad.stdout, /shop\/Deployment\/frontend -> shop\/Deployment\/cartservice TCP\/7070:/);
     assert.match(bad.stdout, /NetworkPolicy: +denies/);
     assert.match(bad.stdout, /AuthorizationPolicy: allows \(an ALLOW policy matches: shop\/flowwright-cartservice/);
     const json = JSON.parse(flowwright(['consistency', out, '--db', db, '--json']).stdout);

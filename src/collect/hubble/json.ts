@@ -446,6 +446,12 @@ const RESERVED: Record<string, ReservedEntity> = {
 
 const SERVICE_ACCOUNT_LABEL = 'io.cilium.k8s.policy.serviceaccount=';
 const CLUSTER_LABEL = 'io.cilium.k8s.policy.cluster=';
+/**
+ * Cilium's cluster name when none was configured. A single cluster is not named in workload keys and
+ * proposal paths (`shop/frontend.networkpolicy.yaml`, as for Calico, which names no cluster); a cluster
+ * mesh gives every cluster its own name, and those names are kept.
+ */
+const UNNAMED_CLUSTER = 'default';
 const NAMESPACE_LABELS = 'io.cilium.k8s.namespace.labels.';
 const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace=';
 
@@ -488,11 +494,8 @@ function buildEndpoint(o: Obj, labels: unknown[] | undefined | null, pod: string
   if (pod !== undefined) ep.pod = pod;
   const identity = toNumber(o.identity);
   if (identity !== undefined) ep.identity = identity;
-  if (facts.cluster !== undefined) ep.cluster = facts.cluster;
-  else {
-    const cluster = o.cluster_name ?? o.clusterName;
-    if (typeof cluster === 'string' && cluster !== '') ep.cluster = cluster;
-  }
+  const cluster = facts.cluster ?? o.cluster_name ?? o.clusterName;
+  if (typeof cluster === 'string' && cluster !== '' && cluster !== UNNAMED_CLUSTER) ep.cluster = cluster;
 
   const workload = firstWorkload(o.workloads);
   if (workload) {
