@@ -105,7 +105,10 @@ export function formatIngestSummary(s: IngestSummary, what = 'ingested'): string
       `(${formatCount(s.flowsPerSecond)} flows/s): ${formatCount(s.replies)} replies skipped, ` +
       `${formatCount(s.nonFlow)} non-flow records, ${formatCount(s.malformed)} malformed` +
       (s.lostEvents ? `, ${formatCount(s.lostEvents)} events lost at the source` : '') +
-      (s.filesSkipped ? `, ${formatCount(s.filesSkipped)} files already ingested` : ''),
+      (s.filesSkipped ? `, ${formatCount(s.filesSkipped)} files already ingested` : '') +
+      (s.incompleteLastLines
+        ? `, ${formatCount(s.incompleteLastLines)} incomplete last lines left for the next run`
+        : ''),
     `graph: ${formatCount(s.edges)} edges, ${formatCount(s.workloads)} workloads`,
   ];
   for (const issue of s.issues) lines.push(`  malformed: ${formatLocation(issue)}: ${issue.message}`);

@@ -116,6 +116,8 @@ export interface LineChunk {
   firstLine: number;
   /** Raw (possibly compressed) bytes read from the source so far. */
   bytesRead: number;
+  /** The last line of this chunk ended the source without a newline. */
+  unterminated?: boolean;
 }
 
 export interface ReadLinesOptions {
@@ -190,14 +192,16 @@ export async function* readLines(src: InputSource, opts: ReadLinesOptions = {}):
       }
     }
     const rest = carry + decoder.end();
+    let unterminated = false;
     if (rest.length > 0) {
       lineNo++;
       if (lineNo >= startLine) {
         if (batch.length === 0) batchFirst = lineNo;
         batch.push(rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest);
+        unterminated = true;
       }
     }
-    if (batch.length > 0) yield { lines: batch, firstLine: batchFirst, bytesRead: counted.bytes };
+    if (batch.length > 0) yield { lines: batch, firstLine: batchFirst, bytesRead: counted.bytes, unterminated };
   } catch (err) {
     // Hand over the complete lines read before the failure (not the cut-off one), then fail.
     if (batch.length > 0) yield { lines: batch, firstLine: batchFirst, bytesRead: counted.bytes };

@@ -129,6 +129,7 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
 
   let format: RecordFormat | undefined;
   let flows: Flow[] = [];
+  let incomplete = false;
   try {
     for await (const chunk of readLines(src, { stdin: opts.stdin })) {
       bytesRead = chunk.bytesRead;
@@ -166,6 +167,12 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
           }
         }
         if (lineNo <= skipThrough) continue;
+        if (!parsed && chunk.unterminated && i === lines.length - 1 && src.path !== '-') {
+          // A writer may still be appending this line: leave it, and the file, for the next run.
+          stats.incompleteLastLines = (stats.incompleteLastLines ?? 0) + 1;
+          incomplete = true;
+          continue;
+        }
         linesDone = lineNo;
         stats.records++;
         if (!parsed) {
@@ -199,7 +206,7 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
     if (flows.length > 0 || checkpointSource !== undefined) yield { flows, checkpoint: checkpoint(false) };
     return;
   }
-  if (flows.length > 0 || checkpointSource !== undefined) yield { flows, checkpoint: checkpoint(true) };
+  if (flows.length > 0 || checkpointSource !== undefined) yield { flows, checkpoint: checkpoint(!incomplete) };
 }
 
 function detectFormat(record: unknown): RecordFormat | undefined {

@@ -35,6 +35,11 @@ export interface CollectStats {
   nonFlow: number;
   /** Events the source reported as lost (Hubble lost_events). */
   lostEvents: number;
+  /**
+   * Files whose last line has no newline yet and is not a complete record (a writer still appending):
+   * the line is not consumed, and the next run reads it again.
+   */
+  incompleteLastLines?: number;
   malformed: number;
   /** The first few malformed records, with location. */
   issues: InputIssue[];

@@ -249,6 +249,32 @@ test('checkpoints: resume after N lines, skip a file read to its end, continue a
   assert.equal((await run()).stats.filesSkipped, 1);
 });
 
+test('a last line still being written is left for the next run, not counted as malformed or lost', async () => {
+  const path = join(dir, 'being-written.json');
+  const full = flowText(0, 300);
+  // The writer is in the middle of line 306 (flow 299): its first half is on disk, no newline yet.
+  const cut = full.length - 200;
+  writeFileSync(path, full.slice(0, cut));
+  const saved = new Map<string, Checkpoint>();
+  const run = async () => {
+    const r = await collect([path], { resume: (source) => saved.get(source), batchSize: 64 });
+    for (const b of r.batches) if (b.checkpoint) saved.set(b.checkpoint.source, b.checkpoint);
+    return r;
+  };
+  const first = await run();
+  assert.deepEqual(portsOf(first.batches), range(0, 299));
+  assert.equal(first.stats.malformed, 0);
+  assert.equal(first.stats.incompleteLastLines, 1);
+  assert.equal(first.batches.at(-1)!.checkpoint!.done, false, 'the file is not done while its last line is not');
+
+  // The writer finishes the line and appends more: every flow is counted exactly once.
+  appendFileSync(path, full.slice(cut) + flowText(300, 10));
+  const second = await run();
+  assert.deepEqual(portsOf(second.batches), range(299, 310));
+  assert.equal(second.stats.malformed, 0);
+  assert.equal(second.stats.incompleteLastLines, undefined);
+});
+
 test('a checkpoint with an unreadable position is ignored and the file read from the start', async () => {
   const path = fixture('l7.jsonl');
   const { flows } = await collect([path], {
