@@ -106,6 +106,14 @@ function flowsOfRecord(record: unknown, origin: { source: string; line: number }
   // Goldmane's own JSON: a FlowResult or a bare Flow.
   if (isObj(record) && (isObj(record.flow) || isObj(record.Key) || isObj(record.key))) {
     const flow = isObj(record.flow) ? record.flow : record;
+    // Hubble's `{"flow": ...}` lines have the same wrapper; a Goldmane flow always has its key.
+    if (!isObj(flow.Key) && !isObj(flow.key))
+      throw new FlowwrightError(
+        'input',
+        isObj(flow.source) || isObj(flow.IP) || flow.verdict !== undefined
+          ? 'a Hubble flow, not a Calico one: serve Hubble flows with `flowwright replay` without --goldmane'
+          : 'a Goldmane flow without its key',
+      );
     return [toProtoNames(loadGoldmaneProto().Flow, flow)];
   }
   const kind = classifyCalicoRecord(record);

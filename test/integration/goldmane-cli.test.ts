@@ -104,6 +104,16 @@ describe('collect --goldmane from replay --goldmane', () => {
     await assert.rejects(summary, (err: Error & { code?: string }) => err.code === 'unreachable');
   });
 
+  it('replay --goldmane of Hubble flows says so and serves nothing (bad input)', async () => {
+    const hubble = new URL('../../samples/shop-hubble.jsonl.gz', import.meta.url).pathname;
+    const logs: string[] = [];
+    await assert.rejects(
+      runReplay({ inputs: [hubble], listen: '127.0.0.1:0', goldmane: true, log: (l) => logs.push(l) }),
+      (err: Error & { code?: string }) => err.code === 'input' && /no Calico flows/.test(err.message),
+    );
+    assert.match(logs.join('\n'), /a Hubble flow, not a Calico one/);
+  });
+
   it('replay --goldmane of a file without Calico flows is bad input', async () => {
     const empty = join(dir, 'empty.log');
     writeFileSync(empty, '\n');
