@@ -104,6 +104,7 @@ export function formatIngestSummary(s: IngestSummary, what = 'ingested'): string
     `${what} ${formatCount(s.flows)} flows from ${formatCount(s.records)} records in ${formatDuration(s.elapsedMs)} ` +
       `(${formatCount(s.flowsPerSecond)} flows/s): ${formatCount(s.replies)} replies skipped, ` +
       `${formatCount(s.nonFlow)} non-flow records, ${formatCount(s.malformed)} malformed` +
+      (s.unknownReply ? `, ${formatCount(s.unknownReply)} reply unknown (counted as requests)` : '') +
       (s.lostEvents ? `, ${formatCount(s.lostEvents)} events lost at the source` : '') +
       (s.filesSkipped ? `, ${formatCount(s.filesSkipped)} files already ingested` : '') +
       (s.incompleteLastLines

@@ -73,6 +73,22 @@ describe('flowwright ingest', () => {
     assert.match(r.stderr, /ingested 1 flows? /);
   });
 
+  it('says how many flows had no reply flag at all (counted as requests)', () => {
+    const udp = JSON.stringify({
+      flow: {
+        time: '2024-06-03T10:00:00Z',
+        verdict: 'FORWARDED',
+        IP: { source: '10.244.1.10', destination: '10.244.2.20' },
+        l4: { UDP: { source_port: 40000, destination_port: 53 } },
+        source: { namespace: 'shop', labels: ['k8s:app=web'], pod_name: 'web-1' },
+        destination: { namespace: 'kube-system', labels: ['k8s:k8s-app=kube-dns'], pod_name: 'coredns-1' },
+      },
+    });
+    const r = flowwright(['ingest', '-', '--db', join(dir, 'unknown-reply.db')], `${udp}\n`);
+    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
+    assert.match(r.stderr, /, 1 reply unknown \(counted as requests\)/);
+  });
+
   it('a missing input is bad input (3); an unknown option is a usage error (2)', () => {
     const missing = flowwright(['ingest', join(dir, 'nope.json'), '--db', join(dir, 'x.db')]);
     assert.equal(missing.code, EXIT_CODES.input);
