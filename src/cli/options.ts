@@ -52,7 +52,10 @@ export function parseTime(raw: string, where: string, now = Date.now()): number 
   const s = String(raw).trim();
   if (s === '') return undefined;
   if (/^\d+(?:\.\d+)?[smhdw]$/.test(s)) return now - parseDuration(s, where);
-  const t = Date.parse(s);
+  // RFC 3339 with an offset, or a bare date (UTC midnight): a time without an offset would be read in the
+  // machine's local zone, and the same command would select another window elsewhere.
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$/;
+  const t = rfc3339.test(s) ? Date.parse(s) : Number.NaN;
   if (Number.isNaN(t))
     throw usageError(
       `${where}: expected an RFC 3339 time (2026-11-01T00:00:00Z) or a duration such as 7d, got '${raw}'`,

@@ -75,5 +75,9 @@ describe('resolveConfig', () => {
     assert.equal(parseTime('2026-11-01T00:00:00Z', 'x'), Date.UTC(2026, 10, 1));
     assert.equal(parseTime('', 'x'), undefined);
     assert.throws(() => parseTime('yesterday', '--since'), /--since: expected an RFC 3339 time/);
+    assert.equal(parseTime('2026-11-01T01:30:00.5+01:30', 'x'), Date.UTC(2026, 10, 1, 0, 0, 0, 500));
+    assert.equal(parseTime('2026-11-01', 'x'), Date.UTC(2026, 10, 1), 'a bare date is UTC midnight');
+    // Without an offset the time would depend on the machine's zone: refused.
+    assert.throws(() => parseTime('2026-11-01T12:00:00', '--since'), /--since: expected an RFC 3339 time/);
   });
 });
