@@ -271,7 +271,8 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   if (flushIntervalMs < 100) c.fail('flushInterval', 'must be at least 100ms');
   const retentionMs = top.retention !== undefined ? c.duration(top.retention, 'retention') : undefined;
   if (retentionMs !== undefined && retentionMs < 3_600_000) c.fail('retention', 'must be at least 1h');
-  const windowMs = top.window !== undefined ? c.duration(top.window, 'window') : undefined;
+  // `all` (the default) is the whole history, as `since=all` in the API.
+  const windowMs = top.window !== undefined && top.window !== 'all' ? c.duration(top.window, 'window') : undefined;
 
   const sources: SourceConfig[] = [];
   if (top.sources !== undefined) {

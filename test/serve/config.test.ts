@@ -84,6 +84,8 @@ shutdownTimeout: 20s
     assert.equal(c.token, undefined);
     assert.deepEqual(c.sources, []);
     assert.deepEqual(c.kinds, ['networkpolicy']);
+    assert.equal(c.windowMs, undefined);
+    assert.equal(load('window: all\n').windowMs, undefined, 'the documented default can be written out');
     assert.deepEqual(loadServeConfig({ text: '', shared: { ...shared, kinds: 'cilium,networkpolicy' } }).kinds, [
       'networkpolicy',
       'cilium',
