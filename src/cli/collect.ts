@@ -206,7 +206,7 @@ const appendList = (value: string, previous: string[] = []) => [...previous, ...
 export function registerCollectCommand(program: Command): void {
   const cmd = program
     .command('collect')
-    .summary('learn the dependency graph from a live Hubble Relay or Calico Goldmane')
+    .summary('learn the dependency graph from a live Hubble Relay, Calico Goldmane or Kafka topics')
     .description(
       "Read flows from Hubble Relay's Observer API (GetFlows) or from Calico Goldmane's Flows API (Stream, or " +
         'List with --no-follow) and add them to the graph in the database, like `ingest` does for files. Stops ' +
@@ -279,7 +279,9 @@ export function registerCollectCommand(program: Command): void {
     const relay = str('hubbleRelay');
     const goldmane = str('goldmane');
     if ((relay === undefined) === (goldmane === undefined))
-      throw usageError('collect needs one source: --hubble-relay <host:port> or --goldmane <host:port>');
+      throw usageError(
+        'collect needs one source: --hubble-relay <host:port>, --goldmane <host:port> or --kafka-brokers <host:port>',
+      );
     if (goldmane !== undefined && (flags.verdict !== undefined || flags.excludeReplies === true))
       throw usageError('--verdict and --exclude-replies apply to --hubble-relay only');
     if (flags.follow === false && durationMs !== undefined)

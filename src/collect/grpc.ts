@@ -59,13 +59,18 @@ export function parseHostPort(
 }
 
 function readPem(path: string, what: string): Buffer {
+  let pem: Buffer;
   try {
-    return readFileSync(path);
+    pem = readFileSync(path);
   } catch (err) {
     throw inputError(`cannot read the TLS ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       file: path,
     });
   }
+  // gRPC would take anything and fail later as a refused connection: say what is wrong now.
+  if (!pem.includes('-----BEGIN '))
+    throw inputError(`the TLS ${what} is not PEM (no '-----BEGIN' line)`, { file: path });
+  return pem;
 }
 
 /** Channel credentials (plaintext, TLS or mTLS) and the channel options that go with them (the name to verify). */

@@ -1,6 +1,10 @@
 // The relay collector's parts (address syntax, filters, backoff, TLS file errors) and its central promise:
+
 // a flow read over gRPC and the same flow read from `hubble observe -o json` become identical records.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_START, hubbleLines } from '../../samples/hubble.js';
 import { shopScenario } from '../../samples/shop.js';
@@ -84,6 +88,19 @@ describe('relayCredentials', () => {
         err instanceof FlowwrightError && err.code === 'input' && err.location?.file === '/nonexistent/ca.crt',
     );
     assert.throws(() => relayCredentials({ cert: 'c.pem' }), /needs its key/);
+  });
+
+  it('refuses a file that is not PEM, naming it', () => {
+    const garbage = join(mkdtempSync(join(tmpdir(), 'fw-pem-')), 'ca.crt');
+    writeFileSync(garbage, 'garbage\n');
+    assert.throws(
+      () => relayCredentials({ ca: garbage }),
+      (err: unknown) =>
+        err instanceof FlowwrightError &&
+        err.code === 'input' &&
+        err.location?.file === garbage &&
+        /not PEM/.test(err.message),
+    );
   });
 });
 
