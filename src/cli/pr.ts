@@ -8,9 +8,21 @@ import { defaultBranch, type GitIdentity, type PrOptions, policiesDirInRepo, run
 import { unifiedDiff } from '../review/index.js';
 import { parseKinds, proposePolicies } from '../synthesize/index.js';
 import { addOptions, parseDuration, parseInteger, resolveConfig } from './options.js';
-import { loadProposalGraph, proposalOptions, requireTraffic } from './propose.js';
+import { addKindFlags, loadProposalGraph, policiesOptions, requireTraffic } from './propose.js';
 
-const KEYS = ['db', 'since', 'until', 'minFlows', 'cidrPrefix', 'cidrPrefixV6', 'defaultDeny', 'allowDropped'] as const;
+const KEYS = [
+  'db',
+  'since',
+  'until',
+  'minFlows',
+  'cidrPrefix',
+  'cidrPrefixV6',
+  'defaultDeny',
+  'allowDropped',
+  'trustDomain',
+  'l7',
+  'tenantLabel',
+] as const;
 const MODES = ['additive', 'tighten', 'replace'] as const;
 const DEFAULT_AUTHOR = 'flowwright <flowwright@users.noreply.github.com>';
 
@@ -63,6 +75,7 @@ export function registerPrCommand(program: Command): void {
         '\nExit codes: 0 pull request opened or updated (or dry run), 2 bad flags or token (401/403/404), ' +
         '3 GitHub refused the request (422) or git failed, 4 GitHub unreachable after retries, 6 nothing to propose.',
     );
+  addKindFlags(cmd);
   addOptions(cmd, [...KEYS]);
   cmd.action(async (flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
@@ -82,7 +95,7 @@ export function registerPrCommand(program: Command): void {
     const repoDir = resolve(String(flags.repo));
     const policiesDir = policiesDirInRepo(repoDir, String(flags.policiesDir));
     const graph = requireTraffic(loadProposalGraph(config), config, 'propose');
-    const proposal = proposePolicies(graph, { ...proposalOptions(config), kinds });
+    const proposal = proposePolicies(graph, { ...policiesOptions(config, flags), kinds });
     const base = String(flags.base);
     const branch = typeof flags.branch === 'string' ? flags.branch : defaultBranch(base);
     const reproduce = reproduceCommands(config, {

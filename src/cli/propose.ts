@@ -92,6 +92,17 @@ export function policiesOptions(config: Config, flags: Record<string, unknown> =
   };
 }
 
+/** The per-kind flags that are not config keys (see policiesOptions); `propose` and `pr` take them. */
+export function addKindFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      '--path-threshold <n>',
+      `more distinct values than this at one path position become {*} (default: ${DEFAULT_PATH_THRESHOLD})`,
+    )
+    .option('--istio-allow-nothing', 'also write an allow-nothing AuthorizationPolicy per namespace (opt-in)')
+    .option('--istio-strict-mtls', 'also write a PeerAuthentication with mTLS STRICT per namespace (opt-in)');
+}
+
 /** Writes each proposal file under `dir`, returning the paths written. */
 export function writeProposal(proposal: Pick<Proposal, 'files'>, dir: string): string[] {
   return proposal.files.map((f) => {
@@ -144,12 +155,6 @@ export function registerProposeCommand(program: Command): void {
     )
     .option('--out <dir>', 'write one YAML file per workload and kind under this directory (default: stdout)')
     .option('--explain-selectors', 'print why each workload selector was chosen, on stderr')
-    .option(
-      '--path-threshold <n>',
-      `more distinct values than this at one path position become {*} (default: ${DEFAULT_PATH_THRESHOLD})`,
-    )
-    .option('--istio-allow-nothing', 'also write an allow-nothing AuthorizationPolicy per namespace (opt-in)')
-    .option('--istio-strict-mtls', 'also write a PeerAuthentication with mTLS STRICT per namespace (opt-in)')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -161,6 +166,7 @@ export function registerProposeCommand(program: Command): void {
         '  $ flowwright propose --kinds cilium,calico --out policies/\n' +
         '  $ flowwright propose --kinds tenant-baseline --tenant-label team',
     );
+  addKindFlags(cmd);
   addOptions(cmd, [...KEYS]);
   cmd.action((flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
