@@ -132,6 +132,12 @@ export async function runPrBot(graph: Graph, proposal: PoliciesProposal, opts: P
   // 1. Plan and describe: pure, from the base commit.
   const baseCommit = resolveBase(git, opts.remote, opts.base, opts.dryRun);
   const repo = readRepoPolicies(git, baseCommit, repoRelative(git, opts.policiesDir));
+  // A policy the bot cannot read would be taken for a missing one: stop and name it, as verify does.
+  const broken = repo.loaded.issues[0];
+  if (broken) {
+    const { message, ...location } = broken;
+    throw new FlowwrightError('input', `${message} (in ${opts.base}; fix the file before proposing)`, location);
+  }
   const ctx = reviewContext(graph, repo, opts.unusedForMs);
   const plan = planChanges(repo, proposal.files, {
     mode: opts.mode,

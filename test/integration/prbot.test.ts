@@ -521,6 +521,18 @@ test('flowwright pr --dry-run prints the diff and description and touches neithe
   assertCheckoutUntouched(w);
 });
 
+test('flowwright pr stops with exit 3 naming a policy file it cannot read, instead of proposing around it', async (t) => {
+  const w = setup(t);
+  writeFileSync(join(w.clone, 'policies/shop/broken.yaml'), 'kind: NetworkPolicy\nmetadata:\n  name: a\n  name: b\n');
+  git(w.clone, 'add', '.');
+  git(w.clone, 'commit', '--quiet', '-m', 'a broken policy');
+  git(w.clone, 'push', '--quiet', 'origin', 'main');
+  const r = await cli(['pr', '--repo', w.clone, '--policies-dir', 'policies', '--db', w.dbPath, '--dry-run'], {});
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^flowwright: policies\/shop\/broken\.yaml.*unique/m);
+  assert.equal(r.stdout, '');
+});
+
 test('flowwright pr exits 6 when the repository already has the proposal', async (t) => {
   const w = setup(t);
   const gh = await startFakeGitHub({ bareRemote: w.remote });
