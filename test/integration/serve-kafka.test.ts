@@ -81,6 +81,13 @@ describe('serve with a Kafka source', { skip }, () => {
       assert.ok(sampleValue(m, 'flowwright_kafka_batches_total', { source: 'flows' })! > 0);
       assert.equal(sampleValue(m, 'flowwright_kafka_poison_messages_total', { source: 'flows' }), 0);
       assert.equal(sampleValue(m, 'flowwright_source_connected', { source: 'flows' }), 1);
+      // Everything read: each partition that delivered a batch reports a lag of 0.
+      const lag = m.get('flowwright_kafka_consumer_lag')?.samples ?? [];
+      assert.ok(lag.length > 0, 'the lag of each partition is exposed');
+      assert.ok(
+        lag.every((x) => x.labels.source === 'flows' && x.labels.topic && x.value === 0),
+        JSON.stringify(lag),
+      );
       const graph = await getJson(`${url}/api/v1/graph`);
       assert.equal(graph.body.edges.length, reference.edges.length);
     } finally {

@@ -62,6 +62,11 @@ export interface KafkaCounters {
   /** Shipped edge deltas read, and the flows they stand for. */
   deltaEdges: number;
   deltaFlows: number;
+  /**
+   * Messages each partition still has to read after its last stored batch (the partition's high watermark
+   * minus the next offset), keyed `topic/partition`: the consumer lag.
+   */
+  lag: Map<string, { topic: string; partition: number; lag: number }>;
 }
 
 export function emptyKafkaCounters(): KafkaCounters {
@@ -76,6 +81,7 @@ export function emptyKafkaCounters(): KafkaCounters {
     rebalances: 0,
     deltaEdges: 0,
     deltaFlows: 0,
+    lag: new Map(),
   };
 }
 
@@ -303,6 +309,12 @@ export async function consumeKafka(opts: KafkaConsumeOptions): Promise<KafkaCoun
     counters.deltaEdges += deltas.edges.length;
     for (const e of deltas.edges) counters.deltaFlows += e.flows;
     positions.set(key, last + 1n);
+    const highWatermark = BigInt(batch.highWatermark);
+    counters.lag.set(key, {
+      topic,
+      partition,
+      lag: Number(highWatermark > last + 1n ? highWatermark - last - 1n : 0n),
+    });
     await opts.afterWrite?.(out);
     resolveOffset(last.toString());
     try {
