@@ -9,8 +9,9 @@
 // ICMP edges are left to the layer 3/4 kinds.
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph } from '../model/index.js';
-import { compareEdges, compareStrings, type RuleEdge, selectEdges } from './edges.js';
+import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
+import { finishSummary, noteUnsupported } from './notes.js';
 import {
   emptySummary,
   type PoliciesOptions,
@@ -108,18 +109,13 @@ export function proposeAuthorizationPolicies(graph: Graph, opts: AuthorizationPo
   }
   summary.policies = files.length;
   files.sort((a, b) => compareStrings(a.path, b.path));
-  summary.unsupported = [...ctx.unsupported.values()].sort(
-    (a, b) => compareEdges(a, b) || compareStrings(a.why, b.why),
-  );
-  summary.notes = [...ctx.notes];
+  finishSummary(summary, ctx);
   summary.namespaceFallbacks?.sort((a, b) => compareStrings(a.caller, b.caller));
   return { files, summary };
 }
 
 function unsupported(ctx: Context, edge: Edge, why: string): void {
-  const key = `${edge.src}>${edge.dst}|${edge.protocol}/${edge.port}|${why}`;
-  if (!ctx.unsupported.has(key))
-    ctx.unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+  noteUnsupported(ctx.unsupported, edge, why);
 }
 
 function addCaller(

@@ -4,8 +4,9 @@
 // ICMP (by type), which Kubernetes NetworkPolicy cannot.
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph } from '../model/index.js';
-import { compareEdges, compareStrings, type RuleEdge, selectEdges } from './edges.js';
+import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
+import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
 import {
   emptySummary,
   type PoliciesOptions,
@@ -106,12 +107,8 @@ export function proposeCalicoPolicies(graph: Graph, opts: CalicoOptions): Propos
   }
   const files: ProposalFile[] = [];
   for (const draft of drafts.values()) {
-    // Upstream resolvers are often outside the flows collected; an empty egress would cut the cluster's DNS.
     if (draft.egress.size === 0 && ctx.isDns(draft.target.node.key))
-      ctx.notes.add(
-        `${draft.target.node.key} serves cluster DNS but no egress was observed from it: the proposal denies its upstream ` +
-          'resolvers; add them or leave this policy out before applying',
-      );
+      ctx.notes.add(dnsWithoutEgressNote(draft.target.node.key));
     const { file, rules } = policyFile(ctx, draft);
     files.push(file);
     summary.rules += rules;
@@ -119,17 +116,12 @@ export function proposeCalicoPolicies(graph: Graph, opts: CalicoOptions): Propos
   summary.workloads = files.length;
   summary.policies = files.length;
   files.sort((a, b) => compareStrings(a.path, b.path));
-  summary.unsupported = [...ctx.unsupported.values()].sort(
-    (a, b) => compareEdges(a, b) || compareStrings(a.why, b.why),
-  );
-  summary.notes = [...ctx.notes];
+  finishSummary(summary, ctx);
   return { files, summary };
 }
 
 function unsupported(ctx: Context, edge: Edge, why: string): void {
-  const key = `${edge.src}>${edge.dst}|${edge.protocol}/${edge.port}|${why}`;
-  if (!ctx.unsupported.has(key))
-    ctx.unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+  noteUnsupported(ctx.unsupported, edge, why);
 }
 
 /** The Calico entity (source or destination) for the other end of an edge, or why there is none. */

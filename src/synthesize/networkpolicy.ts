@@ -6,8 +6,9 @@
 // its ends (addEdge, resolvePeer), then how peers become merged rules and documents.
 import { externalCidr, isKubeDns } from '../identity/index.js';
 import type { Edge, Graph, PeerNode, ReservedEntity } from '../model/index.js';
-import { compareEdges, compareStrings, type RuleEdge, selectEdges } from './edges.js';
+import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
+import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
 import {
   emptySummary,
   type Proposal,
@@ -98,12 +99,8 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
     const { file, rules } = policyFile(ctx, draft);
     summary.rules += rules;
     files.push(file);
-    // Upstream resolvers are often outside the flows collected; an empty egress would cut the cluster's DNS.
     if (draft.egress.size === 0 && isKubeDns(draft.node, graph.pods))
-      ctx.notes.add(
-        `${draft.node.key} serves cluster DNS but no egress was observed from it: the proposal denies its upstream ` +
-          'resolvers; add them or leave this policy out before applying',
-      );
+      ctx.notes.add(dnsWithoutEgressNote(draft.node.key));
     const { cluster, namespace } = draft.node.peer;
     namespaces.set(namespacePath(cluster, namespace), { cluster, namespace });
   }
@@ -117,10 +114,7 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
   summary.policies = files.length;
   files.sort((a, b) => compareStrings(a.path, b.path));
 
-  summary.unsupported = [...ctx.unsupported.values()].sort(
-    (a, b) => compareEdges(a, b) || compareStrings(a.why, b.why),
-  );
-  summary.notes = [...ctx.notes];
+  finishSummary(summary, ctx);
   return { files, summary };
 }
 
@@ -329,9 +323,7 @@ function addressSortKey(cidr: string): string {
 }
 
 function unsupported(ctx: Context, edge: Edge, why: string): void {
-  const key = `${edge.src}>${edge.dst}|${edge.protocol}/${edge.port}|${why}`;
-  if (!ctx.unsupported.has(key))
-    ctx.unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+  noteUnsupported(ctx.unsupported, edge, why);
 }
 
 // ---------------------------------------------------------------------------------------------
