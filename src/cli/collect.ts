@@ -8,7 +8,7 @@ import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldm
 import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
 import { emptyStats, type FlowBatch, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
-import { formatIngestSummary, type IngestSummary, ingestBatches } from './ingest.js';
+import { formatIngestSummary, type IngestSummary, ingestBatches, summarizeIngest } from './ingest.js';
 import { addKafkaOptions, isKafkaRun, KAFKA_HELP, runKafkaCommand } from './kafka.js';
 import { addOptions, parseDuration, parseInteger, parseTime, resolveConfig } from './options.js';
 import { createProgress, formatCount } from './progress.js';
@@ -159,17 +159,8 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
       progress: createProgress(opts.progress ?? true),
       describe: () => `from ${opts.address}`,
     });
-    const counts = store.counts();
-    const elapsedMs = Date.now() - started;
     return {
-      ...stats,
-      replies: agg.replies,
-      dependencies: agg.flows,
-      unknownReply: agg.unknownReply,
-      edges: counts.edges,
-      workloads: counts.workloads,
-      elapsedMs,
-      flowsPerSecond: Math.round(stats.flows / Math.max(elapsedMs / 1000, 0.001)),
+      ...summarizeIngest(stats, agg, store, started),
       duplicates,
       connections,
       resumePosition: store.getCheckpoint(source)?.position,

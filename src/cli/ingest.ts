@@ -2,7 +2,7 @@
 // loop every source shares (files here, live gRPC and Kafka in `collect` and `serve`): it aggregates
 // batches in memory and writes them with their checkpoints in one transaction per flush.
 import type { Command } from 'commander';
-import { createAggregator } from '../aggregate/index.js';
+import { type AggregateStats, createAggregator } from '../aggregate/index.js';
 import { readFlowFiles } from '../collect/index.js';
 import { type CollectStats, emptyStats, type FlowBatch, formatLocation } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
@@ -81,21 +81,34 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestSummary> 
       progress: createProgress(opts.progress ?? true),
       describe: (b) => b.checkpoint?.label ?? '',
     });
-    const counts = store.counts();
-    const elapsedMs = Date.now() - started;
-    return {
-      ...stats,
-      replies: agg.replies,
-      dependencies: agg.flows,
-      unknownReply: agg.unknownReply,
-      edges: counts.edges,
-      workloads: counts.workloads,
-      elapsedMs,
-      flowsPerSecond: Math.round(stats.flows / Math.max(elapsedMs / 1000, 0.001)),
-    };
+    return summarizeIngest(stats, agg, store, started);
   } finally {
     store.close();
   }
+}
+
+/**
+ * The summary of a run (ingest, collect, Kafka): the collector's counts, what the aggregator made of them
+ * (replies are counted there) and what the graph in the store now holds.
+ */
+export function summarizeIngest(
+  stats: CollectStats,
+  agg: AggregateStats,
+  store: Store,
+  started: number,
+): IngestSummary {
+  const counts = store.counts();
+  const elapsedMs = Date.now() - started;
+  return {
+    ...stats,
+    replies: agg.replies,
+    dependencies: agg.flows,
+    unknownReply: agg.unknownReply,
+    edges: counts.edges,
+    workloads: counts.workloads,
+    elapsedMs,
+    flowsPerSecond: Math.round(stats.flows / Math.max(elapsedMs / 1000, 0.001)),
+  };
 }
 
 /** The summary line (and the first malformed records) that `ingest` and `collect` print. */

@@ -27,7 +27,7 @@ import {
 } from '../collect/kafka/index.js';
 import { type CollectStats, emptyStats, type FlowBatch, type GraphDelta, usageError } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { formatIngestSummary, type IngestSummary } from './ingest.js';
+import { formatIngestSummary, type IngestSummary, summarizeIngest } from './ingest.js';
 import { parseDuration } from './options.js';
 import { createProgress, formatCount, formatDuration } from './progress.js';
 
@@ -104,20 +104,7 @@ export async function runKafkaCollect(opts: RunKafkaCollectOptions): Promise<Kaf
     progress.done();
   }
   try {
-    const counts = store.counts();
-    const elapsedMs = Date.now() - started;
-    const agg = aggregator.stats;
-    return {
-      ...stats,
-      replies: agg.replies,
-      dependencies: agg.flows,
-      unknownReply: agg.unknownReply,
-      edges: counts.edges,
-      workloads: counts.workloads,
-      elapsedMs,
-      flowsPerSecond: Math.round(stats.flows / Math.max(elapsedMs / 1000, 0.001)),
-      kafka: counters,
-    };
+    return { ...summarizeIngest(stats, aggregator.stats, store, started), kafka: counters };
   } finally {
     store.close();
   }
