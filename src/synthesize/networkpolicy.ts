@@ -4,8 +4,8 @@
 //
 // Reading order: proposeNetworkPolicies (the outline), then how one edge becomes a peer on each of
 // its ends (addEdge, resolvePeer), then how peers become merged rules and documents.
-import { externalCidr, isKubeDns } from '../identity/index.js';
-import type { Edge, Graph, PeerNode, ReservedEntity } from '../model/index.js';
+import { externalCidr } from '../identity/index.js';
+import type { Edge, Graph, ReservedEntity } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
 import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
@@ -17,14 +17,21 @@ import {
   type ProposalSummary,
   type YamlComment,
 } from './types.js';
+import {
+  DNS_PORT,
+  isDnsEdge,
+  kubeDnsTest,
+  MANAGED_BY_LABELS,
+  namespacePath,
+  policyTargets,
+  type WorkloadNode,
+} from './workloads.js';
 
 const API_VERSION = 'networking.k8s.io/v1';
 const KIND = 'NetworkPolicy';
-const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
 /** Set by Kubernetes on every namespace: the one namespace label that can be relied on. */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const DEFAULT_DENY_NAME = 'default-deny';
-const DNS_PORT = 53;
 /** NetworkPolicy ports cover these protocols only. */
 const PORT_PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
 
@@ -47,7 +54,7 @@ interface PeerEntry {
 
 /** A workload's policy while it is being assembled. */
 interface Draft {
-  node: PeerNode & { peer: { type: 'workload' }; selector: Record<string, string> };
+  node: WorkloadNode;
   name: string;
   path: string;
   ingress: Map<string, PeerEntry>;
@@ -70,7 +77,7 @@ interface Context {
   /** Unsupported edges by edge + reason, so an edge reported from both ends appears once. */
   unsupported: Map<string, ProposalSummary['unsupported'][number]>;
   notes: Set<string>;
-  kubeDns: Map<string, boolean>;
+  isDns: (key: string) => boolean;
 }
 
 export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Proposal {
@@ -82,7 +89,7 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
     summary,
     unsupported: new Map(),
     notes: new Set(),
-    kubeDns: new Map(),
+    isDns: kubeDnsTest(graph),
   };
 
   const selection = selectEdges(graph.edges, opts);
@@ -99,8 +106,7 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
     const { file, rules } = policyFile(ctx, draft);
     summary.rules += rules;
     files.push(file);
-    if (draft.egress.size === 0 && isKubeDns(draft.node, graph.pods))
-      ctx.notes.add(dnsWithoutEgressNote(draft.node.key));
+    if (draft.egress.size === 0 && ctx.isDns(draft.node.key)) ctx.notes.add(dnsWithoutEgressNote(draft.node.key));
     const { cluster, namespace } = draft.node.peer;
     namespaces.set(namespacePath(cluster, namespace), { cluster, namespace });
   }
@@ -122,42 +128,18 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
 // Which workloads get a policy, and under which name.
 
 function createDrafts(graph: Graph, summary: ProposalSummary): Map<string, Draft> {
-  const workloads = [...graph.peers.values()]
-    .filter((n) => n.peer.type === 'workload')
-    .sort((a, b) => compareStrings(a.key, b.key));
-  const withSelector: Draft['node'][] = [];
-  for (const node of workloads) {
-    if (node.selector && Object.keys(node.selector).length > 0) withSelector.push(node as Draft['node']);
-    else summary.needsLabels.push({ workload: node.key, why: node.selectorReason ?? 'no selector was assigned' });
-  }
-
-  // Deployment `db` and StatefulSet `db` in one namespace would get the same policy name: add the kind.
-  const sameName = new Map<string, number>();
-  for (const node of withSelector) {
-    const k = `${namespacePath(node.peer.cluster, node.peer.namespace)}/${node.peer.name}`;
-    sameName.set(k, (sameName.get(k) ?? 0) + 1);
-  }
   const drafts = new Map<string, Draft>();
-  for (const node of withSelector) {
-    const { cluster, namespace, name, kind } = node.peer;
-    const dir = namespacePath(cluster, namespace);
-    const clash = (sameName.get(`${dir}/${name}`) ?? 0) > 1 || name === DEFAULT_DENY_NAME;
-    const base = clash ? `${name}-${kind.toLowerCase()}` : name;
-    drafts.set(node.key, {
+  // A workload named like the namespace-wide file gets its kind added to its name.
+  for (const [key, { node, name, dir, base }] of policyTargets(graph, summary, [DEFAULT_DENY_NAME]))
+    drafts.set(key, {
       node,
-      name: `flowwright-${base}`,
+      name,
       path: `${dir}/${base}.networkpolicy.yaml`,
       ingress: new Map(),
       egress: new Map(),
       evidence: new Set(),
     });
-  }
   return drafts;
-}
-
-/** The folder of a namespace's files: `shop`, or `east/shop` for a named cluster. */
-function namespacePath(cluster: string | undefined, namespace: string): string {
-  return cluster ? `${cluster}/${namespace}` : namespace;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +181,7 @@ function addSide(ctx: Context, r: RuleEdge, draft: Draft, direction: Direction, 
     return;
   }
   const ports: PortRef[] = [{ protocol: edge.protocol, port: edge.port }];
-  const dns = isDnsEdge(ctx, edge);
+  const dns = isDnsEdge(edge, ctx.isDns);
   // DNS answers too large for UDP are retried over TCP, so a resolver rule always carries both.
   if (dns) ports.splice(0, 1, { protocol: 'UDP', port: DNS_PORT }, { protocol: 'TCP', port: DNS_PORT });
   const entries = direction === 'ingress' ? draft.ingress : draft.egress;
@@ -218,18 +200,6 @@ function addSide(ctx: Context, r: RuleEdge, draft: Draft, direction: Direction, 
 }
 
 const DNS_EVIDENCE = 'DNS: UDP/53 and TCP/53 both allowed (large answers are retried over TCP)';
-
-/** An edge to a cluster DNS server's port 53, over UDP or TCP. */
-function isDnsEdge(ctx: Context, edge: Edge): boolean {
-  if (edge.port !== DNS_PORT || (edge.protocol !== 'UDP' && edge.protocol !== 'TCP')) return false;
-  let known = ctx.kubeDns.get(edge.dst);
-  if (known === undefined) {
-    const node = ctx.graph.peers.get(edge.dst);
-    known = node !== undefined && node.peer.type === 'workload' && isKubeDns(node, ctx.graph.pods);
-    ctx.kubeDns.set(edge.dst, known);
-  }
-  return known;
-}
 
 /** Why a reserved entity gets no rule. `host` is the pod's own node, which NetworkPolicy always lets through. */
 const RESERVED_WHY: Record<ReservedEntity, string> = {
