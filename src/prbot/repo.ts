@@ -34,6 +34,8 @@ export interface RepoFile {
   mode: string;
   text: string;
   objects: RepoObject[];
+  /** The file's documents as plain data, parsed once here for the review of a plan. */
+  documents: Record<string, unknown>[];
   /** Every object is flowwright's and none is opted out: the bot may rewrite this file. */
   managed: boolean;
   /** Why the file is left alone, when it is not managed. */
@@ -86,23 +88,34 @@ export function describeObject(value: Record<string, unknown>): Omit<RepoObject,
   };
 }
 
-/** The objects of one file; undefined when it does not parse (such a file is never touched). */
-function parseObjects(text: string): RepoObject[] | undefined {
+/**
+ * The file's documents (those that parse to a mapping, a `List` kept whole) and its objects (`List`
+ * items taken apart); objects is undefined when anything in the file does not parse (such a file is
+ * never touched).
+ */
+function parseFile(text: string): { documents: Record<string, unknown>[]; objects: RepoObject[] | undefined } {
   const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) return undefined;
-  const out: RepoObject[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) return undefined;
+  const documents: Record<string, unknown>[] = [];
+  let objects: RepoObject[] | undefined = [];
+  for (const doc of Array.isArray(docs) ? docs : []) {
+    if (doc.errors.length > 0) {
+      objects = undefined;
+      continue;
+    }
     const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     if (value === null || value === undefined) continue;
-    if (!isRecord(value)) return undefined;
+    if (!isRecord(value)) {
+      objects = undefined;
+      continue;
+    }
+    documents.push(value);
     const items = value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
     for (const item of items) {
-      if (!isRecord(item)) return undefined;
-      out.push({ ...describeObject(item), value: item });
+      if (!isRecord(item)) objects = undefined;
+      else objects?.push({ ...describeObject(item), value: item });
     }
   }
-  return out;
+  return { documents, objects: Array.isArray(docs) ? objects : undefined };
 }
 
 function classify(objects: RepoObject[] | undefined): string | undefined {
@@ -141,13 +154,14 @@ export function repoPolicies(
   const files: RepoFile[] = [];
   for (const entry of entries) {
     if (!POLICY_EXTENSIONS.test(entry.path)) continue;
-    const objects = parseObjects(entry.text);
+    const { documents, objects } = parseFile(entry.text);
     const why = classify(objects);
     files.push({
       path: entry.path,
       mode: entry.mode ?? '100644',
       text: entry.text,
       objects: objects ?? [],
+      documents,
       managed: why === undefined,
       why,
     });

@@ -1,7 +1,6 @@
 // The bot's narrow view of review: the unused rules of the current set (for tighten), and, for a
 // planned change, the connection-level diff (before = every policy in the directory, after = the same
 // with the planned files applied) and a verify of the result.
-import { parseAllDocuments } from 'yaml';
 import type { Graph } from '../model/index.js';
 import {
   emptyLoaded,
@@ -68,19 +67,27 @@ function existingFiles(repo: RepoPolicies): Map<string, string> {
   return new Map(repo.files.map((f) => [f.path, f.text]));
 }
 
-/** The files of the directory after the plan: deleted files gone, changed files with their new text. */
-function filesAfter(repo: RepoPolicies, plan: Plan): Map<string, string> {
-  const after = existingFiles(repo);
+interface FileAfter {
+  text: string;
+  documents: Record<string, unknown>[];
+}
+
+/**
+ * The files of the directory after the plan: deleted files gone, changed files with their new text. The
+ * documents come from the parse of the base (repo.ts) and from the plan, so no text is parsed again.
+ */
+function filesAfter(repo: RepoPolicies, plan: Plan): Map<string, FileAfter> {
+  const after = new Map<string, FileAfter>(repo.files.map((f) => [f.path, f]));
   for (const c of plan.changes) {
     if (c.after === undefined) after.delete(c.path);
-    else after.set(c.path, c.after);
+    else after.set(c.path, { text: c.after, documents: c.file.documents });
   }
   return after;
 }
 
-function loadAll(files: Map<string, string>): LoadedPolicies {
+function loadAll(files: Map<string, FileAfter>): LoadedPolicies {
   const out = emptyLoaded();
-  for (const [path, text] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  for (const [path, { text }] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     mergeLoaded(out, parsePolicyText(text, path));
   return out;
 }
@@ -89,20 +96,14 @@ function loadAll(files: Map<string, string>): LoadedPolicies {
  * The whole after-set as the "proposal" of a replace diff: review then compares the current directory
  * with exactly what the branch will hold, over the observed universe.
  */
-function asProposal(files: Map<string, string>): ProposalFile[] {
+function asProposal(files: Map<string, FileAfter>): ProposalFile[] {
   const out: ProposalFile[] = [];
-  for (const [path, text] of files) {
-    const docs = parseAllDocuments(text);
-    const documents = (Array.isArray(docs) ? docs : [])
-      .filter((d) => d.errors.length === 0)
-      .map((d) => d.toJS({ maxAliasCount: 100 }) as unknown)
-      .filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v));
+  for (const [path, { documents }] of files)
     if (documents.length > 0) out.push({ path, kind: 'Files', namespace: '', documents });
-  }
   return out;
 }
 
-function runDiff(ctx: ReviewContext, after: Map<string, string> | undefined): DiffReport {
+function runDiff(ctx: ReviewContext, after: Map<string, FileAfter> | undefined): DiffReport {
   return diffPolicies(
     {
       graph: ctx.graph,
