@@ -22,10 +22,8 @@ import {
 } from '../synthesize/index.js';
 import { addOptions, type Config, parseInteger, parseTime, resolveConfig } from './options.js';
 
-const KEYS = [
-  'db',
-  'since',
-  'until',
+/** The options that shape a proposal, in `--help` order: shared by propose, pr and serve. */
+export const PROPOSAL_KEYS = [
   'minFlows',
   'cidrPrefix',
   'cidrPrefixV6',
@@ -36,6 +34,7 @@ const KEYS = [
   'l7',
   'tenantLabel',
 ] as const;
+const KEYS = ['db', 'since', 'until', ...PROPOSAL_KEYS] as const;
 
 /** Loads the graph in the configured window and assigns selectors: the input of every proposal. */
 export function loadProposalGraph(config: Pick<Config, 'db' | 'since' | 'until'>): Graph {
