@@ -8,20 +8,14 @@ import { defaultBranch, type GitIdentity, type PrOptions, policiesDirInRepo, run
 import { unifiedDiff } from '../review/index.js';
 import { parseKinds, proposePolicies } from '../synthesize/index.js';
 import { addOptions, parseDuration, parseInteger, resolveConfig } from './options.js';
-import { addKindFlags, loadProposalGraph, policiesOptions, requireTraffic } from './propose.js';
+import { addKindFlags, loadProposalGraph, PROPOSAL_KEYS, policiesOptions, requireTraffic } from './propose.js';
 
+// pr takes its own --kinds (default networkpolicy), not the shared option.
 const KEYS = [
   'db',
   'since',
   'until',
-  'minFlows',
-  'cidrPrefix',
-  'cidrPrefixV6',
-  'defaultDeny',
-  'allowDropped',
-  'trustDomain',
-  'l7',
-  'tenantLabel',
+  ...PROPOSAL_KEYS.filter((key): key is Exclude<typeof key, 'kinds'> => key !== 'kinds'),
 ] as const;
 const MODES = ['additive', 'tighten', 'replace'] as const;
 const DEFAULT_AUTHOR = 'flowwright <flowwright@users.noreply.github.com>';
