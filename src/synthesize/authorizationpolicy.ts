@@ -27,8 +27,11 @@ import {
   isDnsEdge,
   kubeDnsTest,
   MANAGED_BY_LABELS,
+  mergeHttp,
   policyTargets,
+  selectorText,
   type Target,
+  widenedCidr,
 } from './workloads.js';
 
 const API_VERSION = 'security.istio.io/v1';
@@ -167,18 +170,6 @@ function addCaller(
   evidence.set(target.node.key, list);
 }
 
-function mergeHttp(a: HttpRule[], b: HttpRule[]): HttpRule[] {
-  const byMethod = new Map<string, Set<string>>();
-  for (const r of [...a, ...b]) {
-    const paths = byMethod.get(r.method) ?? new Set<string>();
-    for (const p of r.paths) paths.add(p);
-    byMethod.set(r.method, paths);
-  }
-  return [...byMethod.entries()]
-    .sort(([x], [y]) => compareStrings(x, y))
-    .map(([method, paths]) => ({ method, paths: [...paths].sort(compareStrings) }));
-}
-
 /** The `from.source` for the edge's caller, or undefined when none can be written (reported). */
 function resolveSource(
   ctx: Context,
@@ -219,11 +210,7 @@ function resolveSource(
       return { sortKey: `0|${p.namespace}|${p.name}`, source: { principals } };
     }
     case 'external': {
-      const slash = p.cidr.indexOf('/');
-      const address = p.cidr.slice(0, slash);
-      const bits = Number(p.cidr.slice(slash + 1));
-      const widest = address.includes(':') ? ctx.opts.cidrPrefixV6 : ctx.opts.cidrPrefixV4;
-      const cidr = externalCidr(address, Math.min(bits, widest));
+      const cidr = widenedCidr(p.cidr, ctx.opts);
       ctx.notes.add(
         `${peerDisplay(ctx.graph, edge.src)} -> ${peerDisplay(ctx.graph, edge.dst)}: the caller is outside the mesh, ` +
           'allowed by source address (ipBlocks), not by identity; with mTLS STRICT it cannot connect at all',
@@ -279,12 +266,8 @@ function operations(caller: Caller): Record<string, unknown>[] {
 function policyFile(ctx: Context, target: Target, callers: Caller[], rules: RuleEdge[]): ProposalFile {
   const { node } = target;
   const comments: YamlComment[] = [];
-  const selectorText = Object.entries(node.selector)
-    .sort(([a], [b]) => compareStrings(a, b))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
   const header = [
-    `flowwright proposal for ${node.key}, selecting ${selectorText}`,
+    `flowwright proposal for ${node.key}, selecting ${selectorText(node.selector)}`,
     callers.length === 0
       ? 'No caller was observed: this ALLOW policy without rules lets no request in.'
       : 'Review before applying: requests not observed in the learning window will be denied.',

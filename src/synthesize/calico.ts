@@ -15,7 +15,15 @@ import {
   type ProposalSummary,
   type YamlComment,
 } from './types.js';
-import { DNS_PORT, isDnsEdge, kubeDnsTest, MANAGED_BY_LABELS, policyTargets, type Target } from './workloads.js';
+import {
+  DNS_PORT,
+  isDnsEdge,
+  kubeDnsTest,
+  MANAGED_BY_LABELS,
+  policyTargets,
+  type Target,
+  widenedCidr,
+} from './workloads.js';
 
 const API_VERSION = 'projectcalico.org/v3';
 /** Calico labels every namespace with its name under this key. */
@@ -152,11 +160,7 @@ function entityOf(
       };
     }
     case 'external': {
-      const slash = p.cidr.indexOf('/');
-      const address = p.cidr.slice(0, slash);
-      const bits = Number(p.cidr.slice(slash + 1));
-      const widest = address.includes(':') ? ctx.opts.cidrPrefixV6 : ctx.opts.cidrPrefixV4;
-      const cidr = externalCidr(address, Math.min(bits, widest));
+      const cidr = widenedCidr(p.cidr, ctx.opts);
       return { sortKey: `2|${cidr}`, entity: { nets: [cidr] } };
     }
     case 'reserved': {

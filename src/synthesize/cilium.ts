@@ -26,8 +26,11 @@ import {
   isDnsEdge,
   kubeDnsTest,
   MANAGED_BY_LABELS,
+  mergeHttp,
   policyTargets,
+  selectorText,
   type Target,
+  widenedCidr,
 } from './workloads.js';
 
 const API_VERSION = 'cilium.io/v2';
@@ -181,11 +184,7 @@ function peerOf(
           fqdn: true,
         };
       }
-      const slash = p.cidr.indexOf('/');
-      const address = p.cidr.slice(0, slash);
-      const bits = Number(p.cidr.slice(slash + 1));
-      const widest = address.includes(':') ? ctx.opts.cidrPrefixV6 : ctx.opts.cidrPrefixV4;
-      const cidr = externalCidr(address, Math.min(bits, widest));
+      const cidr = widenedCidr(p.cidr, ctx.opts);
       return { sortKey: `3|${cidr}`, peer: { [from ? 'fromCIDRSet' : 'toCIDRSet']: [{ cidr }] } };
     }
     case 'reserved': {
@@ -264,18 +263,6 @@ function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge, 
   draft.rules.add(r);
 }
 
-function mergeHttp(a: HttpRule[], b: HttpRule[]): HttpRule[] {
-  const byMethod = new Map<string, Set<string>>();
-  for (const r of [...a, ...b]) {
-    const paths = byMethod.get(r.method) ?? new Set<string>();
-    for (const p of r.paths) paths.add(p);
-    byMethod.set(r.method, paths);
-  }
-  return [...byMethod.entries()]
-    .sort(([x], [y]) => compareStrings(x, y))
-    .map(([method, paths]) => ({ method, paths: [...paths].sort(compareStrings) }));
-}
-
 /** The rule bodies for one peer: ports (with L7 rules), and ICMP in a rule of its own (Cilium keeps them apart). */
 function portRules(entry: Entry): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -335,15 +322,11 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
   };
   const ingress = rulesOf('ingress');
   const egress = rulesOf('egress');
-  const selectorText = Object.entries(node.selector)
-    .sort(([a], [b]) => compareStrings(a, b))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
   comments.unshift({
     document: 0,
     path: [],
     text: [
-      `flowwright proposal for ${node.key}, selecting ${selectorText}`,
+      `flowwright proposal for ${node.key}, selecting ${selectorText(node.selector)}`,
       'Review before applying: traffic not observed in the learning window will be denied.',
     ].join('\n'),
   });

@@ -24,6 +24,7 @@ import {
   MANAGED_BY_LABELS,
   namespacePath,
   policyTargets,
+  selectorText,
   type WorkloadNode,
 } from './workloads.js';
 
@@ -343,12 +344,8 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
   const ingress = rulesYaml('ingress');
   const egress = rulesYaml('egress');
 
-  const selectorText = Object.entries(node.selector)
-    .sort(([a], [b]) => compareStrings(a, b))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
   const header = [
-    `flowwright proposal for ${node.key}, selecting ${selectorText}`,
+    `flowwright proposal for ${node.key}, selecting ${selectorText(node.selector)}`,
     ...(node.selectorReason ? [`selector: ${node.selectorReason}`] : []),
     'Review before applying: traffic not observed in the learning window will be denied.',
   ];

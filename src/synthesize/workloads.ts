@@ -1,11 +1,11 @@
 // What the identity- and L7-aware output kinds (Istio, Cilium, Calico) share: which workloads get a
 // policy and under which name (the same choice as for NetworkPolicy, so that the kinds line up file by
 // file), which edges reach the cluster DNS, and the observed HTTP detail of an edge as L7 rules.
-import { isKubeDns } from '../identity/index.js';
+import { externalCidr, isKubeDns } from '../identity/index.js';
 import type { Edge, Graph, PeerNode } from '../model/index.js';
 import { compareStrings } from './edges.js';
 import { templatePaths } from './paths.js';
-import type { L7Level, ProposalSummary } from './types.js';
+import type { L7Level, ProposalOptions, ProposalSummary } from './types.js';
 
 export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
 export const DNS_PORT = 53;
@@ -28,6 +28,23 @@ export interface Target {
 /** The folder of a namespace's files: `shop`, or `east/shop` for a named cluster. */
 export function namespacePath(cluster: string | undefined, namespace: string): string {
   return cluster ? `${cluster}/${namespace}` : namespace;
+}
+
+/** `app=web,tier=front`: a selector as the header comment of a workload's file shows it, keys sorted. */
+export function selectorText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .sort(([a], [b]) => compareStrings(a, b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** An external peer's `address/bits` widened to the configured prefix of its family, never narrowed. */
+export function widenedCidr(cidr: string, opts: Pick<ProposalOptions, 'cidrPrefixV4' | 'cidrPrefixV6'>): string {
+  const slash = cidr.indexOf('/');
+  const address = cidr.slice(0, slash);
+  const bits = Number(cidr.slice(slash + 1));
+  const widest = address.includes(':') ? opts.cidrPrefixV6 : opts.cidrPrefixV4;
+  return externalCidr(address, Math.min(bits, widest));
 }
 
 /** Workloads with a stable selector, by key; the others are listed in `summary.needsLabels`. */
@@ -127,4 +144,17 @@ export function httpRulesByEdge(
     }
   }
   return out;
+}
+
+/** Two rule lists for one port as one: methods merged, each with the union of its paths, all sorted. */
+export function mergeHttp(a: HttpRule[], b: HttpRule[]): HttpRule[] {
+  const byMethod = new Map<string, Set<string>>();
+  for (const r of [...a, ...b]) {
+    const paths = byMethod.get(r.method) ?? new Set<string>();
+    for (const p of r.paths) paths.add(p);
+    byMethod.set(r.method, paths);
+  }
+  return [...byMethod.entries()]
+    .sort(([x], [y]) => compareStrings(x, y))
+    .map(([method, paths]) => ({ method, paths: [...paths].sort(compareStrings) }));
 }
