@@ -3,8 +3,9 @@
 // the body is cut to GitHub's limit at a line boundary with a note, so the first sections always show.
 import { type Edge, type Graph, peerLabel } from '../model/index.js';
 import { cidrContains, parseCidr } from '../policy/index.js';
-import { type DeniedEdge, formatCount, isoTime } from '../synthesize/index.js';
+import { type DeniedEdge, deniedFlows, formatCount, isoTime } from '../synthesize/index.js';
 import type { Plan, PlannedChange } from './plan.js';
+import { isRecord } from './repo.js';
 import type { ReviewResult } from './review.js';
 
 /** GitHub rejects pull request bodies longer than this many characters. */
@@ -148,10 +149,6 @@ interface AddedPeer {
   direction: 'ingress' | 'egress';
   peer: Record<string, unknown>;
   ports: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function rulesOf(doc: unknown, direction: 'ingress' | 'egress'): Array<{ peers: unknown[]; ports: unknown[] }> {
@@ -366,11 +363,10 @@ function evidenceSection(input: DescribeInput): string {
       '|---|---|---|---:|---:|---|---|---|',
     );
     for (const { dir, edge } of rows.slice(0, EVIDENCE_ROWS_PER_WORKLOAD)) {
-      const dropped = (edge.verdicts.dropped ?? 0) + (edge.verdicts.error ?? 0);
       const peer = peerText(graph, dir === 'in' ? edge.src : edge.dst);
       lines.push(
         `| ${dir === 'in' ? 'from' : 'to'} | ${cell(peer)} | ${edge.protocol}/${edge.port} | ${formatCount(edge.flows)} | ` +
-          `${formatCount(dropped)} | ${isoTime(edge.firstSeen)} | ${isoTime(edge.lastSeen)} | ${cell(samples(edge))} |`,
+          `${formatCount(deniedFlows(edge))} | ${isoTime(edge.firstSeen)} | ${isoTime(edge.lastSeen)} | ${cell(samples(edge))} |`,
       );
     }
     if (rows.length > EVIDENCE_ROWS_PER_WORKLOAD)

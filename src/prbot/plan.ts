@@ -8,6 +8,7 @@ import { renderProposalFile } from '../synthesize/index.js';
 import {
   describeObject,
   EVIDENCE_ANNOTATIONS,
+  isRecord,
   layoutPath,
   OPT_OUT_KEY,
   objectKey,
@@ -43,10 +44,6 @@ export interface Plan {
   unchanged: number;
   /** sha256 over the meaning of every change: equal hashes, equal proposals. */
   hash: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A copy without the evidence that changes on every run, in a key order that does not matter. */
