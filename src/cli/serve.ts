@@ -3,22 +3,15 @@
 // SIGTERM or SIGINT, then writes everything received and exits 0.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { jsonLog, loadServeConfig, readServeConfigText, runServe, SERVE_FILE_KEYS } from '../serve/index.js';
+import {
+  jsonLog,
+  loadServeConfig,
+  readServeConfigText,
+  runServe,
+  SERVE_FILE_KEYS,
+  SERVE_SHARED_KEYS,
+} from '../serve/index.js';
 import { addOptions, OPTIONS, resolveConfig } from './options.js';
-
-const SHARED_KEYS = [
-  'db',
-  'flushEvery',
-  'minFlows',
-  'cidrPrefix',
-  'cidrPrefixV6',
-  'defaultDeny',
-  'allowDropped',
-  'kinds',
-  'trustDomain',
-  'l7',
-  'tenantLabel',
-] as const;
 
 export function registerServeCommand(program: Command): void {
   const cmd = program
@@ -49,9 +42,9 @@ export function registerServeCommand(program: Command): void {
         '    - type: hubble-relay\n' +
         '      address: hubble-relay.kube-system.svc:80\n',
     );
-  addOptions(cmd, [...SHARED_KEYS]);
+  addOptions(cmd, [...SERVE_SHARED_KEYS]);
   cmd.action(async (flags: Record<string, unknown>) => {
-    const shared = resolveConfig(flags, [...SHARED_KEYS], process.env, SERVE_FILE_KEYS);
+    const shared = resolveConfig(flags, [...SERVE_SHARED_KEYS], process.env, SERVE_FILE_KEYS);
     const file =
       typeof flags.config === 'string' ? flags.config : existsSync('flowwright.yaml') ? 'flowwright.yaml' : undefined;
     const config = loadServeConfig({

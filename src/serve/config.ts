@@ -189,7 +189,8 @@ export interface LoadServeOptions {
   sharedKeys?: readonly string[];
 }
 
-const SHARED_KEYS: readonly (keyof SharedConfig)[] = [
+/** The keys of the shared options table that the service reads (the CLI offers them as flags too). */
+export const SERVE_SHARED_KEYS = [
   'db',
   'flushEvery',
   'minFlows',
@@ -201,7 +202,7 @@ const SHARED_KEYS: readonly (keyof SharedConfig)[] = [
   'trustDomain',
   'l7',
   'tenantLabel',
-];
+] as const satisfies readonly (keyof SharedConfig)[];
 
 /** Reads the file named by --config. Unreadable files are configuration errors naming the file. */
 export function readServeConfigText(path: string): string {
@@ -230,7 +231,7 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   }
   if (!c.isObj(doc)) c.fail('(top level)', `expected a mapping of keys to values, got ${describe(doc)}`);
   const top = doc as Obj;
-  const known = [...SERVE_FILE_KEYS, ...(opts.sharedKeys ?? SHARED_KEYS)];
+  const known = [...SERVE_FILE_KEYS, ...(opts.sharedKeys ?? SERVE_SHARED_KEYS)];
   for (const key of Object.keys(top))
     if (!known.includes(key)) c.fail(key, `unknown key (the service's keys: ${SERVE_FILE_KEYS.join(', ')})`);
 
