@@ -5,8 +5,8 @@
 // has received, writes it all, and closes the store: what was received is in the database, and each
 // source resumes after its stored checkpoint on the next start.
 import { createAggregator } from '../aggregate/index.js';
-import { streamGoldmaneFlows } from '../collect/calico/goldmane.js';
-import { streamRelayFlows } from '../collect/hubble/relay.js';
+import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldmane.js';
+import { type RelayEvent, streamRelayFlows } from '../collect/hubble/relay.js';
 import { consumeKafka, emptyKafkaCounters, type KafkaCounters, mergeFragment } from '../collect/kafka/index.js';
 import {
   type CollectStats,
@@ -119,13 +119,7 @@ const builtInOpeners: Partial<Record<SourceConfig['type'], SourceOpener>> = {
         excludeReplies: s.excludeReplies,
         backoff: s.reconnect,
         signal: ctx.signal,
-        onEvent: (e) => {
-          if (e.type === 'connected') connected(ctx.status);
-          else if (e.type === 'disconnected') disconnected(ctx.status, e.error, e.retryInMs, ctx.log);
-          else if (e.type === 'duplicates') ctx.status.duplicates += e.n;
-          else if (e.type === 'lost')
-            ctx.log('warn', 'the source reports lost events', { source: ctx.status.name, lost: e.n, node: e.node });
-        },
+        onEvent: trackEvents(ctx),
       },
       ctx.stats,
     );
@@ -143,16 +137,28 @@ const builtInOpeners: Partial<Record<SourceConfig['type'], SourceOpener>> = {
         namespaces: s.namespaces,
         backoff: s.reconnect,
         signal: ctx.signal,
-        onEvent: (e) => {
-          if (e.type === 'connected') connected(ctx.status);
-          else if (e.type === 'disconnected') disconnected(ctx.status, e.error, e.retryInMs, ctx.log);
-          else if (e.type === 'duplicates') ctx.status.duplicates += e.n;
-        },
+        onEvent: trackEvents(ctx),
       },
       ctx.stats,
     );
   },
 };
+
+/** A gRPC collector's events, reflected in the source's status (and the log). */
+function trackEvents(ctx: { status: SourceStatus; log: Log }) {
+  return (e: RelayEvent | GoldmaneEvent) => {
+    if (e.type === 'connected') connected(ctx.status);
+    else if (e.type === 'disconnected') disconnected(ctx.status, e.error, e.retryInMs, ctx.log);
+    else if (e.type === 'duplicates') ctx.status.duplicates += e.n;
+    else if (e.type === 'lost')
+      ctx.log('warn', 'the source reports lost events', { source: ctx.status.name, lost: e.n, node: e.node });
+  };
+}
+
+/** Exponential backoff after the n-th failure in a row, capped by the source's maximum. */
+function retryDelay(reconnect: SourceConfig['reconnect'], failures: number): number {
+  return Math.min(reconnect.maxMs, reconnect.initialMs * 2 ** Math.min(failures, 16));
+}
 
 function connected(status: SourceStatus) {
   status.state = 'connected';
@@ -297,7 +303,7 @@ export function startService(opts: ServiceOptions): Service {
         if (stop.signal.aborted) break;
         // The collectors retry connection failures themselves; what reaches here is a refusal or a bug.
         failures++;
-        const retryInMs = Math.min(source.reconnect.maxMs, source.reconnect.initialMs * 2 ** Math.min(failures, 16));
+        const retryInMs = retryDelay(source.reconnect, failures);
         status.state = 'failed';
         status.lastError = describeError(err);
         status.reconnects++;
@@ -355,7 +361,7 @@ export function startService(opts: ServiceOptions): Service {
       } catch (err) {
         if (stop.signal.aborted) break;
         failures++;
-        const retryInMs = Math.min(source.reconnect.maxMs, source.reconnect.initialMs * 2 ** Math.min(failures, 16));
+        const retryInMs = retryDelay(source.reconnect, failures);
         status.state = 'reconnecting';
         status.reconnects++;
         status.lastError = describeError(err);
