@@ -151,6 +151,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     tenantLabel: config.tenantLabel,
   };
   const kinds: readonly string[] = config.kinds;
+  const proposalFor = (graph: Graph, kind: PolicyKind) =>
+    cached(`proposal|${kind}|${graph.window.since}|${graph.window.until}`, () => {
+      assignSelectorsOnce(graph);
+      return propose(graph, kind, proposalOptions);
+    });
 
   const health = () => {
     const sources = service.sources.map((s) => ({
@@ -284,26 +289,28 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
           .map(([code, n]) => ({ labels: { code: String(code) }, value: n })),
       },
     ];
-    const kafka = src.filter((s) => s.kafka);
+    const kafka = src.flatMap((s) => (s.kafka ? [{ name: s.name, counters: s.kafka }] : []));
+    const perKafka = (key: 'poison' | 'rebalances' | 'batches') =>
+      kafka.map((s) => ({ labels: { source: s.name }, value: s.counters[key] }));
     if (kafka.length > 0)
       families.push(
         {
           name: 'flowwright_kafka_poison_messages_total',
           type: 'counter',
           help: 'Kafka messages with nothing readable, skipped (and copied to the dead-letter topic when set).',
-          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.poison })),
+          samples: perKafka('poison'),
         },
         {
           name: 'flowwright_kafka_rebalances_total',
           type: 'counter',
           help: 'Partition assignments received by the Kafka consumer.',
-          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.rebalances })),
+          samples: perKafka('rebalances'),
         },
         {
           name: 'flowwright_kafka_batches_total',
           type: 'counter',
           help: 'Kafka batches written to the database, each in one transaction with its offsets.',
-          samples: kafka.map((s) => ({ labels: { source: s.name }, value: s.kafka!.batches })),
+          samples: perKafka('batches'),
         },
       );
     if (lag.length > 0)
@@ -342,7 +349,9 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     if (path === 'workloads') return json(res, 200, workloadsView(loadGraph(q), namespace));
     if (path.startsWith('workloads/')) {
       const key = path.slice('workloads/'.length);
-      const view = workloadView(loadGraph(q), key);
+      const graph = loadGraph(q);
+      assignSelectorsOnce(graph);
+      const view = workloadView(graph, key);
       if (!view) throw new HttpError(404, `no workload '${key}' in the learning window`);
       return json(res, 200, view);
     }
@@ -354,8 +363,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       if (!kinds.includes(kind))
         throw new HttpError(404, `no proposal kind '${kind}' (available: ${kinds.join(', ')})`);
       const graph = loadGraph(q);
-      const w = graph.window;
-      const proposal = cached(`proposal|${kind}|${w.since}|${w.until}`, () => propose(graph, kind, proposalOptions));
+      const proposal = proposalFor(graph, kind);
       if (pm[2] !== undefined) {
         const file = proposal.files.find((f) => f.path === pm[2]);
         if (!file) throw new HttpError(404, `no file '${pm[2]}' in the ${kind} proposal`);
@@ -386,10 +394,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
         if (!d) throw new HttpError(400, `unusedFor: expected a duration like 30d, got '${unusedFor}'`);
         unusedForMs = Number(d[1]) * UNIT_MS[d[2]];
       }
-      const w = graph.window;
-      const proposal = cached(`proposal|networkpolicy|${w.since}|${w.until}`, () =>
-        propose(graph, 'networkpolicy', proposalOptions),
-      );
+      const proposal = proposalFor(graph, 'networkpolicy');
       return json(res, 200, diffView(graph, proposal, config.policiesDir, mode, unusedForMs));
     }
     throw new HttpError(404, `no such endpoint: /api/v1/${path}`);

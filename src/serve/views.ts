@@ -1,6 +1,5 @@
 // What the API returns, as pure functions of the graph (and, for proposals, of the options): the
 // workload list, one workload's evidence, and the proposal of one kind with each file's YAML.
-import { assignSelectors } from '../identity/index.js';
 import { type Edge, type Graph, type PeerNode, peerLabel } from '../model/index.js';
 import { filterGraphByNamespace, graphToJson } from '../review/index.js';
 import {
@@ -101,11 +100,10 @@ function edgeJson(graph: Graph, e: Edge, peer: string) {
   };
 }
 
-/** `GET /api/v1/workloads/<key>`: the workload, its pods, and its edges in each direction with evidence. */
+/** `GET /api/v1/workloads/<key>`: the workload, its pods, and its edges in each direction with evidence (selectors assigned). */
 export function workloadView(graph: Graph, key: string) {
   const node = graph.peers.get(key);
   if (node?.peer.type !== 'workload') return undefined;
-  assignSelectors(graph);
   return {
     window: windowJson(graph),
     workload: {
@@ -133,8 +131,8 @@ export function workloadView(graph: Graph, key: string) {
 }
 
 /** The proposal of one kind for the graph (selectors are assigned here). */
+/** The graph must have its selectors assigned (the caller does it once per cached graph). */
 export function propose(graph: Graph, kind: PolicyKind, opts: PoliciesOptions): Proposal {
-  assignSelectors(graph);
   const p = proposePolicies(graph, { ...opts, kinds: [kind] });
   return { files: p.files, summary: p.summaries[0].summary };
 }
