@@ -106,6 +106,17 @@ function setup(t: { after(fn: () => void): void }): World {
   return { dir, remote, clone, dbPath };
 }
 
+/** The GitHub stand-in serving `w`'s remote, closed when the test ends. */
+async function fakeGitHub(
+  t: { after(fn: () => void): void },
+  w: World,
+  extra: Omit<Parameters<typeof startFakeGitHub>[0], 'bareRemote'> = {},
+) {
+  const gh = await startFakeGitHub({ bareRemote: w.remote, ...extra });
+  t.after(() => gh.close());
+  return gh;
+}
+
 /** Round 1: web -> api -> db. Round 2 adds more flows and api -> payments/gateway. */
 function addTraffic(dbPath: string, round: 1 | 2): void {
   const store = openStore(dbPath);
@@ -176,8 +187,7 @@ function assertCheckoutUntouched(w: World): void {
 
 test('first run opens one pull request with the proposal files; unmanaged and opted-out files stay byte for byte', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const { graph, proposal } = propose(w);
   const out = await runPrBot(graph, proposal, options(w, gh));
 
@@ -250,8 +260,7 @@ test('first run opens one pull request with the proposal files; unmanaged and op
 
 test('a rerun with more traffic updates the same pull request; a rerun with no change does nothing', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   let { graph, proposal } = propose(w);
   const first = await runPrBot(graph, proposal, options(w, gh));
   assert.equal(first.action, 'created');
@@ -297,8 +306,7 @@ test('a rerun with more traffic updates the same pull request; a rerun with no c
 
 test('a proposal closed without merging is not reopened until it changes', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   let { graph, proposal } = propose(w);
   await runPrBot(graph, proposal, options(w, gh));
   gh.pulls[0].state = 'closed';
@@ -321,8 +329,7 @@ test('a proposal closed without merging is not reopened until it changes', async
 
 test('GitHub Enterprise: --api-url with a path prefix is used for every call', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote, pathPrefix: '/api/v3' });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w, { pathPrefix: '/api/v3' });
   const { graph, proposal } = propose(w);
   const out = await runPrBot(graph, proposal, options(w, { url: `${gh.url}/api/v3/`, token: gh.token }));
   assert.equal(out.action, 'created');
@@ -335,8 +342,7 @@ test('GitHub Enterprise: --api-url with a path prefix is used for every call', a
 
 test('401: a clear message naming the token, and nothing pushed', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const { graph, proposal } = propose(w);
   await assert.rejects(runPrBot(graph, proposal, options(w, { url: gh.url, token: 'wrong' })), (err: unknown) => {
     assert.ok(err instanceof FlowwrightError);
@@ -354,8 +360,7 @@ test('401: a clear message naming the token, and nothing pushed', async (t) => {
 
 test("422 on create: GitHub's reasons in the message, the pushed branch removed again", async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   gh.fail({
     method: 'POST',
     path: /\/pulls$/,
@@ -383,8 +388,7 @@ test("422 on create: GitHub's reasons in the message, the pushed branch removed 
 
 test('5xx is retried with backoff; when it persists, the branch and the pull request are undone', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const { graph, proposal } = propose(w);
 
   // Two 502s on the first read, then success.
@@ -424,8 +428,7 @@ test('5xx is retried with backoff; when it persists, the branch and the pull req
 
 test('a pull request opened by a failing run is closed without its hash, so the next run proposes again', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const { graph, proposal } = propose(w);
   gh.fail({ method: 'POST', path: /\/labels$/, status: 422, message: 'Validation Failed' });
   await assert.rejects(runPrBot(graph, proposal, options(w, gh)), (err: unknown) => {
@@ -449,8 +452,7 @@ test('a pull request opened by a failing run is closed without its hash, so the 
 
 test('a create whose answer is lost is not repeated: the retry finds the pull request', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const { graph, proposal } = propose(w);
   // The stand-in opens the pull request but answers 502: the retry must find it, not open another.
   gh.fail({ method: 'POST', path: /\/pulls$/, status: 502, afterApplying: true });
@@ -535,8 +537,7 @@ test('flowwright pr stops with exit 3 naming a policy file it cannot read, inste
 
 test('flowwright pr exits 6 when the repository already has the proposal', async (t) => {
   const w = setup(t);
-  const gh = await startFakeGitHub({ bareRemote: w.remote });
-  t.after(() => gh.close());
+  const gh = await fakeGitHub(t, w);
   const args = [
     'pr',
     '--repo',
