@@ -1,7 +1,8 @@
 // Renderings of the dependency graph for `flowwright graph` and the service API: a terminal table,
 // JSON (stable schema), Graphviz dot and Mermaid.
 import { type Graph, type PeerNode, peerLabel } from '../model/index.js';
-import { allowedFlows, deniedFlows } from '../synthesize/index.js';
+import { allowedFlows, deniedFlows, isoTime as iso } from '../synthesize/index.js';
+import { textTable } from './render-common.js';
 
 export type GraphFormat = 'table' | 'json' | 'dot' | 'mermaid';
 export const GRAPH_FORMATS: readonly GraphFormat[] = ['table', 'json', 'dot', 'mermaid'];
@@ -24,10 +25,6 @@ function label(graph: Graph, key: string): string {
   if (!node) return key;
   const base = peerLabel(node.peer);
   return node.names.length > 0 ? `${base} (${node.names.join(', ')})` : base;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function renderGraph(graph: Graph, format: GraphFormat): string {
@@ -54,13 +51,7 @@ function renderTable(graph: Graph): string {
     iso(e.lastSeen),
   ]);
   if (rows.length === 0) return 'no edges in the graph (ingest some flows first, or widen --since/--until)\n';
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 3 || i === 4 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+  return `${textTable(header, rows, [3, 4])}\n`;
 }
 
 /** The JSON shape of `flowwright graph --format json` and `GET /api/v1/graph`. Field order is stable. */

@@ -1,10 +1,10 @@
 // Small helpers shared by the review renderers: times, ports, aligned text tables, Markdown cells.
+import { isoTime } from '../synthesize/index.js';
+import type { DiffReport } from './diff.js';
 import type { EdgeRef } from './verify.js';
 
-/** RFC 3339 to the second, UTC. */
-export function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+/** RFC 3339 to the second, UTC (the proposal's evidence comments use the same). */
+export const iso = isoTime;
 
 export function isoOrNull(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : iso(ms);
@@ -48,4 +48,9 @@ export function markdownTable(header: string[], rows: string[][], right: number[
 /** `code` in Markdown, safe for backticks inside. */
 export function code(text: string): string {
   return text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``;
+}
+
+/** Newly denied connections that carried traffic: the ones a reviewer must not miss. */
+export function newlyDeniedObserved(r: DiffReport): number {
+  return r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length;
 }

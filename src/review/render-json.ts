@@ -2,7 +2,7 @@
 // strings, keys in a fixed order, and a `schemaVersion` that changes only when a field changes meaning
 // or disappears (new fields may be added within a version). The README documents both schemas.
 import type { ConnectionChange, DiffReport, RuleUsage } from './diff.js';
-import { iso, isoOrNull } from './render-common.js';
+import { iso, isoOrNull, newlyDeniedObserved } from './render-common.js';
 import type { SkippedEdge, VerifiedEdge, VerifyReport } from './verify.js';
 
 function edgeRef(e: { src: string; dst: string; protocol: string; port: number; srcName: string; dstName: string }) {
@@ -90,7 +90,7 @@ export function diffToJson(r: DiffReport) {
       newlyAllowed: r.newlyAllowed.length,
       newlyAllowedObserved: r.newlyAllowed.filter((c) => c.observed).length,
       newlyDenied: r.newlyDenied.length,
-      newlyDeniedObserved: r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length,
+      newlyDeniedObserved: newlyDeniedObserved(r),
       allowedByBoth: r.allowedByBoth.length,
       unusedRules: r.unusedRules.length,
       filesChanged: r.files.length,

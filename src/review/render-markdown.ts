@@ -1,9 +1,9 @@
 // Markdown for pull requests (the PR bot embeds it as is): a heading, a summary table, then one table
 // per finding kind, with long parts (explanations, file diffs) folded in <details>.
 import type { ConnectionChange, DiffReport } from './diff.js';
-import { unifiedDiff } from './linediff.js';
-import { code, iso, markdownTable, portText, windowText } from './render-common.js';
+import { code, iso, markdownTable, newlyDeniedObserved, portText, windowText } from './render-common.js';
 import { lastSeenText, observedText, ruleText } from './render-table.js';
+import { renderDiffYaml } from './render-yaml-diff.js';
 import type { VerifiedEdge, VerifyReport } from './verify.js';
 
 function fence(text: string, lang = ''): string {
@@ -17,8 +17,8 @@ function details(summary: string, body: string): string {
   return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
 }
 
-function verifiedRows(edges: VerifiedEdge[]): string[][] {
-  return edges.map((e) => [
+function verifiedTable(edges: VerifiedEdge[]): string {
+  const rows = edges.map((e) => [
     code(e.srcName),
     code(e.dstName),
     e.request ? `${portText(e)} ${code(`${e.request.method} ${e.request.path}`)}` : portText(e),
@@ -27,9 +27,8 @@ function verifiedRows(edges: VerifiedEdge[]): string[][] {
     iso(e.lastSeen),
     e.summary,
   ]);
+  return markdownTable(['source', 'destination', 'port', 'layer', 'flows', 'last seen', 'why'], rows, [4]);
 }
-
-const VERIFIED_HEADER = ['source', 'destination', 'port', 'layer', 'flows', 'last seen', 'why'];
 
 export function renderVerifyMarkdown(r: VerifyReport): string {
   const t = r.totals;
@@ -52,29 +51,14 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
     ),
   ];
   if (r.broken.length > 0) {
-    out.push(
-      '',
-      '#### Observed connections that would be denied',
-      '',
-      markdownTable(VERIFIED_HEADER, verifiedRows(r.broken), [4]),
-    );
+    out.push('', '#### Observed connections that would be denied', '', verifiedTable(r.broken));
     const text = r.broken.map((e) => e.explanation.trimEnd()).join('\n\n');
     out.push('', details('Explanations', fence(text)));
   }
   if (r.droppedNowAllowed.length > 0)
-    out.push(
-      '',
-      '#### Dropped in reality, now allowed',
-      '',
-      markdownTable(VERIFIED_HEADER, verifiedRows(r.droppedNowAllowed), [4]),
-    );
+    out.push('', '#### Dropped in reality, now allowed', '', verifiedTable(r.droppedNowAllowed));
   if (r.undetermined.length > 0)
-    out.push(
-      '',
-      '#### HTTP requests flows cannot settle',
-      '',
-      markdownTable(VERIFIED_HEADER, verifiedRows(r.undetermined), [4]),
-    );
+    out.push('', '#### HTTP requests flows cannot settle', '', verifiedTable(r.undetermined));
   if (r.skipped.length > 0) {
     const rows = r.skipped.map((e) => [code(e.srcName), code(e.dstName), portText(e), e.why]);
     out.push(
@@ -91,7 +75,6 @@ function changeRows(changes: ConnectionChange[]): string[][] {
 }
 
 export function renderDiffMarkdown(r: DiffReport): string {
-  const observedDenied = r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length;
   const out = [
     `### flowwright policy diff (mode \`${r.mode}\`)`,
     '',
@@ -101,7 +84,7 @@ export function renderDiffMarkdown(r: DiffReport): string {
       ['change', 'connections'],
       [
         ['newly allowed', `${r.newlyAllowed.length} (${r.newlyAllowed.filter((c) => c.observed).length} observed)`],
-        ['newly denied', `${r.newlyDenied.length} (${observedDenied} with observed traffic)`],
+        ['newly denied', `${r.newlyDenied.length} (${newlyDeniedObserved(r)} with observed traffic)`],
         ['allowed by both', String(r.allowedByBoth.length)],
         ['unused existing rules', String(r.unusedRules.length)],
         ['files changed', String(r.files.length)],
@@ -126,8 +109,7 @@ export function renderDiffMarkdown(r: DiffReport): string {
   }
   if (r.files.length > 0) {
     out.push('', '#### Files', '', ...r.files.map((f) => `- ${f.status} ${code(f.path)}`));
-    const diff = r.files.map((f) => unifiedDiff(f.before, f.after, f.path)).join('');
-    out.push('', details('YAML diff', fence(diff, 'diff')));
+    out.push('', details('YAML diff', fence(renderDiffYaml(r), 'diff')));
   }
   if (r.notes.length > 0) out.push('', '#### Notes', '', ...r.notes.map((n) => `- ${n}`));
   return `${out.join('\n')}\n`;

@@ -1,7 +1,7 @@
 // Terminal output of verify and diff: a summary line, then one aligned table per finding kind. Plain
 // text without colour, so that it reads the same in a terminal, a CI log and a golden file.
 import type { ConnectionChange, DiffReport, RuleUsage } from './diff.js';
-import { iso, plural, portText, textTable, windowText } from './render-common.js';
+import { iso, newlyDeniedObserved, plural, portText, textTable, windowText } from './render-common.js';
 import type { SkippedEdge, VerifiedEdge, VerifyReport } from './verify.js';
 
 /** How a connection was observed, in a few words. */
@@ -87,11 +87,10 @@ function changeTable(changes: ConnectionChange[]): string {
 }
 
 export function renderDiffTable(r: DiffReport): string {
-  const observedDenied = r.newlyDenied.filter((c) => c.observed && c.observed.allowedFlows > 0).length;
   const out = [
     `Mode ${r.mode}: ${plural(r.existing.networkPolicies, 'existing NetworkPolicy', 'existing NetworkPolicies')} against ${plural(r.proposed.networkPolicies, 'proposed NetworkPolicy', 'proposed NetworkPolicies')} (${windowText(r.window)}).`,
     `Universe: ${plural(r.universe.connections, 'connection')} between ${plural(r.universe.sources, 'source')} and ${plural(r.universe.destinations, 'destination')}; ${r.universe.unchanged} never observed with the same policies at both ends in both sets (not evaluated).`,
-    `Newly allowed: ${r.newlyAllowed.length}. Newly denied: ${r.newlyDenied.length} (${observedDenied} observed). Allowed by both: ${r.allowedByBoth.length}. Unused existing rules: ${r.unusedRules.length}. Files changed: ${r.files.length}.`,
+    `Newly allowed: ${r.newlyAllowed.length}. Newly denied: ${r.newlyDenied.length} (${newlyDeniedObserved(r)} observed). Allowed by both: ${r.allowedByBoth.length}. Unused existing rules: ${r.unusedRules.length}. Files changed: ${r.files.length}.`,
   ];
   if (r.newlyAllowed.length > 0) out.push('', 'Newly allowed:', changeTable(r.newlyAllowed));
   if (r.newlyDenied.length > 0) out.push('', 'Newly denied:', changeTable(r.newlyDenied));
