@@ -2,7 +2,6 @@
 // exact checkpoints, a server restart mid-stream (nothing lost, nothing counted twice), resuming from a
 // checkpoint, List when not following, mTLS, and malformed records reported with file and line.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { shopScenario } from '../../samples/shop.js';
 import { type GoldmaneEvent, type GoldmaneOptions, streamGoldmaneFlows } from '../../src/collect/calico/goldmane.js';
 import { type CollectStats, emptyStats, type Flow, type FlowBatch, FlowwrightError } from '../../src/model/index.js';
 import { startGoldmaneReplay } from '../../src/replay/goldmane.js';
+import { makeTestCertificates } from './test-ca.js';
 
 let dir: string;
 let file: string;
@@ -285,60 +285,10 @@ describe('Goldmane over mTLS', () => {
   let certs: string;
   before(() => {
     certs = mkdtempSync(join(tmpdir(), 'flowwright-goldmane-tls-'));
-    const ssl = (...args: string[]) => {
-      const r = spawnSync('openssl', args, { cwd: certs, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-    };
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=test-ca',
-    );
-    for (const name of ['server', 'client']) {
-      ssl(
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        `/CN=${name}`,
-      );
-      writeFileSync(
-        join(certs, `${name}.ext`),
-        name === 'server' ? 'subjectAltName=DNS:goldmane.test,IP:127.0.0.1\n' : 'extendedKeyUsage=clientAuth\n',
-      );
-      ssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '2',
-        '-extfile',
-        `${name}.ext`,
-      );
-    }
+    makeTestCertificates(certs, [
+      { name: 'server', subject: '/CN=server', ext: 'subjectAltName=DNS:goldmane.test,IP:127.0.0.1\n' },
+      { name: 'client', subject: '/CN=client', ext: 'extendedKeyUsage=clientAuth\n' },
+    ]);
   });
   after(() => {
     rmSync(certs, { recursive: true, force: true });

@@ -3,7 +3,6 @@
 // over TLS with a CA made for the test, and across two runs that resume from the stored checkpoint.
 // Servers that talk garbage or hang up must produce clear errors and retries, never a crash.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { type RelayEvent, streamRelayFlows } from '../../src/collect/hubble/rela
 import { emptyStats, FlowwrightError, type Graph } from '../../src/model/index.js';
 import { loadReplayFiles, type ReplayEntry, startReplayServer } from '../../src/replay/index.js';
 import { openStore } from '../../src/store/index.js';
+import { makeTestCertificates, haveOpenssl as opensslInstalled } from './test-ca.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-relay-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,60 +147,18 @@ describe('TLS', () => {
   const pem = (name: string) => join(tlsDir, name);
 
   before(() => {
-    try {
-      execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    } catch {
-      haveOpenssl = false;
-      return;
-    }
+    haveOpenssl = opensslInstalled();
+    if (!haveOpenssl) return;
     mkdirSync(tlsDir);
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: tlsDir, stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=flowwright test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
     // As Hubble Relay is deployed: the server certificate names *.hubble-relay.cilium.io, not the host.
-    const sign = (name: string, subject: string, ext: string) => {
-      openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-      writeFileSync(pem(`${name}.ext`), ext);
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        `${name}.ext`,
-      );
-    };
-    sign(
-      'server',
-      '/CN=*.hubble-relay.cilium.io',
-      'subjectAltName=DNS:*.hubble-relay.cilium.io\nextendedKeyUsage=serverAuth\n',
-    );
-    sign('client', '/CN=hubble-client', 'extendedKeyUsage=clientAuth\n');
+    makeTestCertificates(tlsDir, [
+      {
+        name: 'server',
+        subject: '/CN=*.hubble-relay.cilium.io',
+        ext: 'subjectAltName=DNS:*.hubble-relay.cilium.io\nextendedKeyUsage=serverAuth\n',
+      },
+      { name: 'client', subject: '/CN=hubble-client', ext: 'extendedKeyUsage=clientAuth\n' },
+    ]);
   });
 
   /** A replay server with mTLS, and its address by name: a TLS client sends the host name (SNI), never an IP. */
