@@ -10,8 +10,8 @@
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
-import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
-import { finishSummary, noteUnsupported } from './notes.js';
+import { edgeEvidence, peerDisplay } from './evidence.js';
+import { finishSummary, noteUnsupported, type UnsupportedEdges } from './notes.js';
 import {
   emptySummary,
   type PoliciesOptions,
@@ -32,6 +32,7 @@ import {
   selectorText,
   type Target,
   widenedCidr,
+  workloadMetadata,
 } from './workloads.js';
 
 const API_VERSION = 'security.istio.io/v1';
@@ -69,7 +70,7 @@ interface Context {
   graph: Graph;
   opts: AuthorizationPolicyOptions;
   summary: ProposalSummary;
-  unsupported: Map<string, ProposalSummary['unsupported'][number]>;
+  unsupported: UnsupportedEdges;
   notes: Set<string>;
 }
 
@@ -117,10 +118,6 @@ export function proposeAuthorizationPolicies(graph: Graph, opts: AuthorizationPo
   return { files, summary };
 }
 
-function unsupported(ctx: Context, edge: Edge, why: string): void {
-  noteUnsupported(ctx.unsupported, edge, why);
-}
-
 function addCaller(
   ctx: Context,
   target: Target,
@@ -133,11 +130,11 @@ function addCaller(
   const { edge } = r;
   const dns = isDnsEdge(edge, isDns);
   if (!dns && edge.protocol !== 'TCP') {
-    unsupported(ctx, edge, `Istio authorizes TCP only; ${edge.protocol} is left to the layer 3/4 policy`);
+    noteUnsupported(ctx, edge, `Istio authorizes TCP only; ${edge.protocol} is left to the layer 3/4 policy`);
     return;
   }
   if (!dns && (edge.port < 1 || edge.port > 65535)) {
-    unsupported(ctx, edge, 'destination port unknown');
+    noteUnsupported(ctx, edge, 'destination port unknown');
     return;
   }
   const source = resolveSource(ctx, target, edge);
@@ -155,7 +152,7 @@ function addCaller(
   }
   // DNS answers too large for UDP are retried over TCP; Istio sees only the TCP part.
   const port = dns ? DNS_PORT : edge.port;
-  if (l7?.why) unsupported(ctx, edge, l7.why);
+  if (l7?.why) noteUnsupported(ctx, edge, l7.why);
   const rules = dns || !l7?.rules ? undefined : l7.rules;
   const had = caller.ports.get(port);
   if (caller.ports.has(port) && had === undefined) {
@@ -178,19 +175,19 @@ function resolveSource(
 ): { sortKey: string; source: Record<string, unknown> } | undefined {
   const other = ctx.graph.peers.get(edge.src);
   if (!other) {
-    unsupported(ctx, edge, 'source is not a known peer');
+    noteUnsupported(ctx, edge, 'source is not a known peer');
     return undefined;
   }
   const p = other.peer;
   switch (p.type) {
     case 'workload': {
       if ((p.cluster ?? '') !== (target.node.peer.cluster ?? '')) {
-        unsupported(ctx, edge, 'source is in another cluster; its trust domain is not known');
+        noteUnsupported(ctx, edge, 'source is in another cluster; its trust domain is not known');
         return undefined;
       }
       // The layer 3/4 side cannot allow a caller without a selector; neither does this side.
       if (!other.selector || Object.keys(other.selector).length === 0) {
-        unsupported(ctx, edge, 'source has no stable selector (left out, as in the NetworkPolicy)');
+        noteUnsupported(ctx, edge, 'source has no stable selector (left out, as in the NetworkPolicy)');
         return undefined;
       }
       if (other.serviceAccounts.length === 0) {
@@ -229,11 +226,11 @@ function resolveSource(
         const blocks = other.ips.map((ip) => externalCidr(ip, ip.includes(':') ? 128 : 32)).sort(compareStrings);
         return { sortKey: `2|${blocks[0]}`, source: { ipBlocks: blocks } };
       }
-      unsupported(ctx, edge, `source ${p.entity} has no identity or address to name`);
+      noteUnsupported(ctx, edge, `source ${p.entity} has no identity or address to name`);
       return undefined;
     }
     case 'networkset':
-      unsupported(ctx, edge, 'Calico network sets cannot be expressed in an AuthorizationPolicy');
+      noteUnsupported(ctx, edge, 'Calico network sets cannot be expressed in an AuthorizationPolicy');
       return undefined;
   }
 }
@@ -285,15 +282,7 @@ function policyFile(ctx: Context, target: Target, callers: Caller[], rules: Rule
   const doc = {
     apiVersion: API_VERSION,
     kind: 'AuthorizationPolicy',
-    metadata: {
-      name: target.name,
-      namespace: node.peer.namespace,
-      labels: { ...MANAGED_BY_LABELS },
-      annotations: {
-        'flowwright.io/workload': node.key,
-        'flowwright.io/generated-from': generatedFrom(ctx.graph.window, rules),
-      },
-    },
+    metadata: workloadMetadata(ctx.graph, target, rules),
     spec,
   };
   return {

@@ -3,26 +3,19 @@
 // syntax and values are quoted, so that a value never ends the expression early. Calico also takes
 // ICMP (by type), which Kubernetes NetworkPolicy cannot.
 import { externalCidr } from '../identity/index.js';
-import type { Edge, Graph } from '../model/index.js';
+import type { Graph } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
-import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
-import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
-import {
-  emptySummary,
-  type PoliciesOptions,
-  type Proposal,
-  type ProposalFile,
-  type ProposalSummary,
-  type YamlComment,
-} from './types.js';
+import { edgeEvidence, peerDisplay } from './evidence.js';
+import { dnsWithoutEgressNote, finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
+import { emptySummary, type PoliciesOptions, type Proposal, type ProposalFile, type YamlComment } from './types.js';
 import {
   DNS_PORT,
   isDnsEdge,
   kubeDnsTest,
-  MANAGED_BY_LABELS,
   policyTargets,
   type Target,
   widenedCidr,
+  workloadMetadata,
 } from './workloads.js';
 
 const API_VERSION = 'projectcalico.org/v3';
@@ -86,7 +79,7 @@ interface Draft {
 interface Context {
   graph: Graph;
   opts: CalicoOptions;
-  unsupported: Map<string, ProposalSummary['unsupported'][number]>;
+  unsupported: UnsupportedEdges;
   notes: Set<string>;
   isDns: (key: string) => boolean;
 }
@@ -110,6 +103,12 @@ export function proposeCalicoPolicies(graph: Graph, opts: CalicoOptions): Propos
   for (const r of selection.rules) {
     const src = drafts.get(r.edge.src);
     const dst = drafts.get(r.edge.dst);
+    if (!src && !dst) continue;
+    const problem = portProblem(r.edge);
+    if (problem) {
+      noteUnsupported(ctx, r.edge, problem);
+      continue;
+    }
     if (src) addSide(ctx, src, 'egress', r);
     if (dst) addSide(ctx, dst, 'ingress', r);
   }
@@ -126,10 +125,6 @@ export function proposeCalicoPolicies(graph: Graph, opts: CalicoOptions): Propos
   files.sort((a, b) => compareStrings(a.path, b.path));
   finishSummary(summary, ctx);
   return { files, summary };
-}
-
-function unsupported(ctx: Context, edge: Edge, why: string): void {
-  noteUnsupported(ctx.unsupported, edge, why);
 }
 
 /** The Calico entity (source or destination) for the other end of an edge, or why there is none. */
@@ -181,14 +176,6 @@ function entityOf(
 function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge): void {
   const { edge } = r;
   const isIcmp = edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6';
-  if (!isIcmp && !['TCP', 'UDP', 'SCTP'].includes(edge.protocol)) {
-    unsupported(ctx, edge, 'protocol unknown');
-    return;
-  }
-  if (!isIcmp && (edge.port < 1 || edge.port > 65535)) {
-    unsupported(ctx, edge, 'destination port unknown');
-    return;
-  }
   const end = direction === 'ingress' ? 'source' : 'destination';
   const resolved = entityOf(ctx, draft.target, direction === 'ingress' ? edge.src : edge.dst, end);
   if (resolved === 'host') {
@@ -198,7 +185,7 @@ function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge):
     return;
   }
   if (typeof resolved === 'string') {
-    unsupported(ctx, edge, resolved);
+    noteUnsupported(ctx, edge, resolved);
     return;
   }
   const entries = direction === 'ingress' ? draft.ingress : draft.egress;
@@ -267,15 +254,7 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
   const doc = {
     apiVersion: API_VERSION,
     kind: 'NetworkPolicy',
-    metadata: {
-      name: draft.target.name,
-      namespace: node.peer.namespace,
-      labels: { ...MANAGED_BY_LABELS },
-      annotations: {
-        'flowwright.io/workload': node.key,
-        'flowwright.io/generated-from': generatedFrom(ctx.graph.window, [...draft.rules]),
-      },
-    },
+    metadata: workloadMetadata(ctx.graph, draft.target, [...draft.rules]),
     spec: { order: WORKLOAD_POLICY_ORDER, selector, types: ['Ingress', 'Egress'], ingress, egress },
   };
   const file: ProposalFile = {

@@ -8,8 +8,8 @@
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph, ReservedEntity } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
-import { edgeEvidence, generatedFrom } from './evidence.js';
-import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
+import { edgeEvidence } from './evidence.js';
+import { dnsWithoutEgressNote, finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
 import { templateRegex } from './paths.js';
 import {
   emptySummary,
@@ -25,12 +25,12 @@ import {
   httpRulesByEdge,
   isDnsEdge,
   kubeDnsTest,
-  MANAGED_BY_LABELS,
   mergeHttp,
   policyTargets,
   selectorText,
   type Target,
   widenedCidr,
+  workloadMetadata,
 } from './workloads.js';
 
 const API_VERSION = 'cilium.io/v2';
@@ -87,7 +87,7 @@ interface Context {
   graph: Graph;
   opts: CiliumOptions;
   summary: ProposalSummary;
-  unsupported: Map<string, ProposalSummary['unsupported'][number]>;
+  unsupported: UnsupportedEdges;
   notes: Set<string>;
   isDns: (key: string) => boolean;
 }
@@ -112,7 +112,12 @@ export function proposeCiliumPolicies(graph: Graph, opts: CiliumOptions): Propos
     const dst = drafts.get(r.edge.dst);
     if (!src && !dst) continue;
     const l7 = http.get(r.edge);
-    if (l7?.why && dst) unsupported(ctx, r.edge, l7.why);
+    if (l7?.why && dst) noteUnsupported(ctx, r.edge, l7.why);
+    const problem = portProblem(r.edge);
+    if (problem) {
+      noteUnsupported(ctx, r.edge, problem);
+      continue;
+    }
     if (src) addSide(ctx, src, 'egress', r, undefined);
     if (dst) addSide(ctx, dst, 'ingress', r, l7?.rules);
   }
@@ -129,10 +134,6 @@ export function proposeCiliumPolicies(graph: Graph, opts: CiliumOptions): Propos
   files.sort((a, b) => compareStrings(a.path, b.path));
   finishSummary(summary, ctx);
   return { files, summary };
-}
-
-function unsupported(ctx: Context, edge: Edge, why: string): void {
-  noteUnsupported(ctx.unsupported, edge, why);
 }
 
 /** The endpoint selector of a workload peer as seen from `self`: its labels plus namespace (and cluster). */
@@ -213,21 +214,13 @@ function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge, 
   const { edge } = r;
   const dns = isDnsEdge(edge, ctx.isDns);
   const isIcmp = edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6';
-  if (!isIcmp && !['TCP', 'UDP', 'SCTP'].includes(edge.protocol)) {
-    unsupported(ctx, edge, 'protocol unknown');
-    return;
-  }
-  if (!isIcmp && (edge.port < 1 || edge.port > 65535)) {
-    unsupported(ctx, edge, 'destination port unknown');
-    return;
-  }
   if (isIcmp && (edge.port < 0 || edge.port > 255)) {
-    unsupported(ctx, edge, 'ICMP type unknown');
+    noteUnsupported(ctx, edge, 'ICMP type unknown');
     return;
   }
   const resolved = peerOf(ctx, draft, direction, edge);
   if (typeof resolved === 'string') {
-    unsupported(ctx, edge, resolved);
+    noteUnsupported(ctx, edge, resolved);
     return;
   }
   const entries = direction === 'ingress' ? draft.ingress : draft.egress;
@@ -339,15 +332,7 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
   const doc = {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: {
-      name: draft.target.name,
-      namespace: node.peer.namespace,
-      labels: { ...MANAGED_BY_LABELS },
-      annotations: {
-        'flowwright.io/workload': node.key,
-        'flowwright.io/generated-from': generatedFrom(ctx.graph.window, [...draft.rules]),
-      },
-    },
+    metadata: workloadMetadata(ctx.graph, draft.target, [...draft.rules]),
     spec,
   };
   const file: ProposalFile = {

@@ -7,8 +7,8 @@
 import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph, ReservedEntity } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
-import { edgeEvidence, generatedFrom, peerDisplay } from './evidence.js';
-import { dnsWithoutEgressNote, finishSummary, noteUnsupported } from './notes.js';
+import { edgeEvidence, peerDisplay } from './evidence.js';
+import { dnsWithoutEgressNote, finishSummary, noteUnsupported, type UnsupportedEdges } from './notes.js';
 import {
   emptySummary,
   type Proposal,
@@ -26,6 +26,7 @@ import {
   policyTargets,
   selectorText,
   type WorkloadNode,
+  workloadMetadata,
 } from './workloads.js';
 
 const API_VERSION = 'networking.k8s.io/v1';
@@ -76,7 +77,7 @@ interface Context {
   drafts: Map<string, Draft>;
   summary: ProposalSummary;
   /** Unsupported edges by edge + reason, so an edge reported from both ends appears once. */
-  unsupported: Map<string, ProposalSummary['unsupported'][number]>;
+  unsupported: UnsupportedEdges;
   notes: Set<string>;
   isDns: (key: string) => boolean;
 }
@@ -97,7 +98,8 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
   summary.observedButDenied = selection.observedButDenied;
   summary.belowThreshold = selection.belowThreshold;
   for (const edge of selection.noVerdict) {
-    if (ctx.drafts.has(edge.src) || ctx.drafts.has(edge.dst)) unsupported(ctx, edge, 'no flow with a known verdict');
+    if (ctx.drafts.has(edge.src) || ctx.drafts.has(edge.dst))
+      noteUnsupported(ctx, edge, 'no flow with a known verdict');
   }
   for (const r of selection.rules) addEdge(ctx, r);
 
@@ -153,7 +155,7 @@ function addEdge(ctx: Context, r: RuleEdge): void {
   if (!srcDraft && !dstDraft) return; // neither end gets a policy: nothing to propose
   const portProblem = checkPort(edge);
   if (portProblem) {
-    unsupported(ctx, edge, portProblem);
+    noteUnsupported(ctx, edge, portProblem);
     return;
   }
   if (srcDraft) addSide(ctx, r, srcDraft, 'egress', edge.dst);
@@ -172,7 +174,7 @@ function addSide(ctx: Context, r: RuleEdge, draft: Draft, direction: Direction, 
   const { edge } = r;
   const res = resolvePeer(ctx, draft, direction, otherKey);
   if (res.kind === 'unsupported') {
-    unsupported(ctx, edge, res.why);
+    noteUnsupported(ctx, edge, res.why);
     return;
   }
   if (res.kind === 'note') {
@@ -293,10 +295,6 @@ function addressSortKey(cidr: string): string {
     .join('.')}|${bits.padStart(3, '0')}`;
 }
 
-function unsupported(ctx: Context, edge: Edge, why: string): void {
-  noteUnsupported(ctx.unsupported, edge, why);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Peers → merged rules → the policy document and its evidence comments.
 
@@ -354,15 +352,7 @@ function policyFile(ctx: Context, draft: Draft): { file: ProposalFile; rules: nu
   const doc = {
     apiVersion: API_VERSION,
     kind: KIND,
-    metadata: {
-      name: draft.name,
-      namespace: node.peer.namespace,
-      labels: { ...MANAGED_BY_LABELS },
-      annotations: {
-        'flowwright.io/workload': node.key,
-        'flowwright.io/generated-from': generatedFrom(ctx.graph.window, [...draft.evidence]),
-      },
-    },
+    metadata: workloadMetadata(ctx.graph, draft, [...draft.evidence]),
     spec: {
       podSelector: { matchLabels: { ...node.selector } },
       // Both types always: an empty list then means "deny this direction", which is the point.

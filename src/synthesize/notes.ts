@@ -6,11 +6,22 @@ import type { ProposalSummary } from './types.js';
 
 export type UnsupportedEdges = Map<string, ProposalSummary['unsupported'][number]>;
 
-/** Records once that `edge` gets no rule, and why. */
-export function noteUnsupported(unsupported: UnsupportedEdges, edge: Edge, why: string): void {
+/** Records once that `edge` gets no rule, and why (an edge reported from both ends appears once). */
+export function noteUnsupported(ctx: { unsupported: UnsupportedEdges }, edge: Edge, why: string): void {
   const key = `${edge.src}>${edge.dst}|${edge.protocol}/${edge.port}|${why}`;
-  if (!unsupported.has(key))
-    unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+  if (!ctx.unsupported.has(key))
+    ctx.unsupported.set(key, { src: edge.src, dst: edge.dst, protocol: edge.protocol, port: edge.port, why });
+}
+
+/**
+ * Why an edge has no port a rule of Calico or Cilium could name, if it has none: TCP, UDP and SCTP need a
+ * port from 1 to 65535; ICMP is named by type instead.
+ */
+export function portProblem(edge: Edge): string | undefined {
+  if (edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6') return undefined;
+  if (!['TCP', 'UDP', 'SCTP'].includes(edge.protocol)) return 'protocol unknown';
+  if (edge.port < 1 || edge.port > 65535) return 'destination port unknown';
+  return undefined;
 }
 
 /** Upstream resolvers are often outside the flows collected; an empty egress would cut the cluster's DNS. */

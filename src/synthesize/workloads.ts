@@ -3,7 +3,8 @@
 // file), which edges reach the cluster DNS, and the observed HTTP detail of an edge as L7 rules.
 import { externalCidr, isKubeDns } from '../identity/index.js';
 import type { Edge, Graph, PeerNode } from '../model/index.js';
-import { compareStrings } from './edges.js';
+import { compareStrings, type RuleEdge } from './edges.js';
+import { generatedFrom } from './evidence.js';
 import { templatePaths } from './paths.js';
 import type { L7Level, ProposalOptions, ProposalSummary } from './types.js';
 
@@ -72,6 +73,23 @@ export function policyTargets(graph: Graph, summary: ProposalSummary, reserved: 
     out.set(node.key, { node, name: `flowwright-${base}`, dir, base });
   }
   return out;
+}
+
+/** The metadata of a workload's policy in every kind: its name, who manages it and the evidence window. */
+export function workloadMetadata(
+  graph: Graph,
+  target: { node: WorkloadNode; name: string },
+  rules: RuleEdge[],
+): Record<string, unknown> {
+  return {
+    name: target.name,
+    namespace: target.node.peer.namespace,
+    labels: { ...MANAGED_BY_LABELS },
+    annotations: {
+      'flowwright.io/workload': target.node.key,
+      'flowwright.io/generated-from': generatedFrom(graph.window, rules),
+    },
+  };
 }
 
 /** Memoized: is this peer the cluster DNS server? */
