@@ -12,8 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { runKafkaCollect, runShipToKafka } from '../../src/cli/kafka.js';
-import { consumeKafka, kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
+import type { KafkaMessage } from 'kafkajs';
+import { type RunKafkaCollectOptions, runKafkaCollect, runShipToKafka } from '../../src/cli/kafka.js';
+import { consumeKafka, type KafkaTopic, kafkaCheckpointSource } from '../../src/collect/kafka/index.js';
 import { EXIT_CODES, emptyStats, FlowwrightError } from '../../src/model/index.js';
 import { loadReplayFiles, startReplayServer } from '../../src/replay/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -29,6 +30,7 @@ import {
   shopLines,
   tempDir,
   waitFor,
+  withAdmin,
 } from '../kafka/helpers.js';
 
 const skip = kafkaSkipReason();
@@ -84,29 +86,56 @@ describe('kafka against a real broker', { skip }, () => {
     assert.equal(signal, 'SIGKILL');
   }
 
+  /** Consumes what `topic` holds now (no follow) into `db` as member of `groupId`. */
+  function consume(groupId: string, topic: KafkaTopic, db: string, extra: Partial<RunKafkaCollectOptions> = {}) {
+    return runKafkaCollect({
+      connection: { brokers: [broker.brokers] },
+      groupId,
+      topics: [topic],
+      db,
+      follow: false,
+      progress: false,
+      ...extra,
+    });
+  }
+
+  /** The graph in `db` has the counts and edges of the reference (a file ingest of the same flows). */
+  function assertGraphEquals(db: string, reference: Awaited<ReturnType<typeof referenceSnapshot>>) {
+    const got = graphSnapshot(db);
+    assert.deepEqual(got.counts, reference.counts);
+    assert.deepEqual(got.edges, reference.edges);
+    return got;
+  }
+
+  /** Reads `topic` from its beginning with a fresh group until at least `count` messages came. */
+  async function readTopic(topic: string, groupId: string, count: number, what: string) {
+    const messages: { partition: number; message: KafkaMessage }[] = [];
+    const consumer = kafkaClient(broker.brokers).consumer({ groupId });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        messages.push({ partition, message });
+      },
+    });
+    await waitFor(what, () => (messages.length >= count ? true : undefined), 30_000);
+    await consumer.disconnect();
+    return messages;
+  }
+
   test('(a) N flows in single, batched and gzip messages over 3 partitions: the graph equals a file ingest', async () => {
     const lines = shopLines(3000);
     const topic = await createTopic(broker.brokers, 'flows-a', 3);
     await produce(broker.brokers, topic, mixedMessages(lines, 3));
     const db = join(tmp.dir, 'a.db');
     const logs: string[] = [];
-    const summary = await runKafkaCollect({
-      connection: { brokers: [broker.brokers] },
-      groupId: 'a',
-      topics: [{ topic, format: 'auto' }],
-      db,
-      follow: false,
-      progress: false,
-      log: (l) => logs.push(l),
-    });
+    const summary = await consume('a', { topic, format: 'auto' }, db, { log: (l) => logs.push(l) });
     const reference = await referenceSnapshot(lines, tmp.dir);
     assert.equal(summary.flows, reference.summary.flows, 'every flow record was read once');
     assert.equal(summary.flows, 3000);
     assert.equal(summary.malformed, 0);
     assert.equal(summary.kafka.poison, 0);
-    const got = graphSnapshot(db);
-    assert.deepEqual(got.counts, reference.counts);
-    assert.deepEqual(got.edges, reference.edges);
+    const got = assertGraphEquals(db, reference);
     assert.ok(got.counts.flows > 1000, 'the shop has many dependency flows');
     assert.ok(
       logs.some((l) => l.includes('group a assigned')),
@@ -114,14 +143,7 @@ describe('kafka against a real broker', { skip }, () => {
     );
 
     // A second run of the same group finds nothing new: offsets came from the store.
-    const again = await runKafkaCollect({
-      connection: { brokers: [broker.brokers] },
-      groupId: 'a',
-      topics: [{ topic, format: 'auto' }],
-      db,
-      follow: false,
-      progress: false,
-    });
+    const again = await consume('a', { topic, format: 'auto' }, db);
     assert.equal(again.flows, 0);
     assert.deepEqual(graphSnapshot(db).counts, reference.counts);
   });
@@ -163,10 +185,10 @@ describe('kafka against a real broker', { skip }, () => {
       for (const p of [0, 1])
         storedAt.set(p, store.getCheckpoint(kafkaCheckpointSource(`b-${point}`, topic, p))?.position);
       store.close();
-      const admin = kafkaClient(broker.brokers).admin();
-      await admin.connect();
-      const committed = (await admin.fetchOffsets({ groupId: `b-${point}`, topics: [topic] }))[0]!.partitions;
-      await admin.disconnect();
+      const committed = await withAdmin(
+        broker.brokers,
+        async (admin) => (await admin.fetchOffsets({ groupId: `b-${point}`, topics: [topic] }))[0]!.partitions,
+      );
       const behind = committed.filter(
         (c) => storedAt.get(c.partition) !== undefined && BigInt(c.offset) < BigInt(storedAt.get(c.partition)!),
       );
@@ -186,9 +208,7 @@ describe('kafka against a real broker', { skip }, () => {
             `partition ${p} resumed at the stored offset ${at}:\n${second.lines.join('\n')}`,
           );
       assert.equal(done.flows + stored > 0, true);
-      const got = graphSnapshot(db);
-      assert.deepEqual(got.counts, reference.counts);
-      assert.deepEqual(got.edges, reference.edges);
+      assertGraphEquals(db, reference);
     });
   }
 
@@ -235,10 +255,7 @@ describe('kafka against a real broker', { skip }, () => {
     await produce(broker.brokers, topic, mixedMessages(lines.slice(half), partitions));
     // B takes over A's partitions once the group notices A is gone (session timeout) and reads to the end.
     await waitFor('B to hold all partitions', () => (assignedOf(b).length === partitions ? true : undefined), 60_000);
-    const admin = kafkaClient(broker.brokers).admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.disconnect();
+    const ends = await withAdmin(broker.brokers, (admin) => admin.fetchTopicOffsets(topic));
     await waitFor('every partition stored to its end', () => {
       const store = openStore(db, { readonly: true });
       try {
@@ -255,10 +272,7 @@ describe('kafka against a real broker', { skip }, () => {
     assert.equal((await b.exited).code, 0, b.stderr());
     assert.ok(splitA.length > 0 && splitA.length < partitions);
 
-    const reference = await referenceSnapshot(lines, tmp.dir);
-    const got = graphSnapshot(db);
-    assert.deepEqual(got.counts, reference.counts);
-    assert.deepEqual(got.edges, reference.edges);
+    assertGraphEquals(db, await referenceSnapshot(lines, tmp.dir));
   });
 
   test('(d) poison messages are skipped, reported with topic/partition/offset and dead-lettered; the partition goes on', async () => {
@@ -275,14 +289,8 @@ describe('kafka against a real broker', { skip }, () => {
     await produce(broker.brokers, topic, [...good.slice(0, mid), ...poison, ...good.slice(mid)]);
     const db = join(tmp.dir, 'd.db');
     const logs: string[] = [];
-    const summary = await runKafkaCollect({
-      connection: { brokers: [broker.brokers] },
-      groupId: 'd',
-      topics: [{ topic, format: 'auto' }],
-      db,
+    const summary = await consume('d', { topic, format: 'auto' }, db, {
       deadLetterTopic: dlq,
-      follow: false,
-      progress: false,
       log: (l) => logs.push(l),
     });
     assert.equal(summary.kafka.poison, 3);
@@ -301,21 +309,11 @@ describe('kafka against a real broker', { skip }, () => {
     assert.deepEqual(graphSnapshot(db).counts, reference.counts, 'every good message around the poison was consumed');
 
     // The dead-letter topic holds the three messages as they were, with why and where.
-    const consumer = kafkaClient(broker.brokers).consumer({ groupId: 'd-dlq-reader' });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlq, fromBeginning: true });
-    const dead: { value: Buffer | null; error: string; origin: string }[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        dead.push({
-          value: message.value,
-          error: String(message.headers?.['flowwright-error']),
-          origin: String(message.headers?.['flowwright-origin']),
-        });
-      },
-    });
-    await waitFor('3 dead letters', () => (dead.length >= 3 ? true : undefined), 30_000);
-    await consumer.disconnect();
+    const dead = (await readTopic(dlq, 'd-dlq-reader', 3, '3 dead letters')).map(({ message }) => ({
+      value: message.value,
+      error: String(message.headers?.['flowwright-error']),
+      origin: String(message.headers?.['flowwright-origin']),
+    }));
     assert.deepEqual(
       dead.map((d) => d.origin),
       [0, 1, 2].map((i) => `${topic}/0@${mid + i}`),
@@ -365,38 +363,21 @@ describe('kafka against a real broker', { skip }, () => {
 
     // One edge's deltas all sit in one partition.
     const partitionsOfKey = new Map<string, Set<number>>();
-    const reader = kafkaClient(broker.brokers).consumer({ groupId: 'deltas-key-check' });
-    await reader.connect();
-    await reader.subscribe({ topic, fromBeginning: true });
-    let seen = 0;
-    await reader.run({
-      eachMessage: async ({ partition, message }) => {
-        const key = String(message.key);
-        if (!partitionsOfKey.has(key)) partitionsOfKey.set(key, new Set());
-        partitionsOfKey.get(key)!.add(partition);
-        seen++;
-      },
-    });
-    await waitFor('every delta message', () => (seen >= shipped.messages ? true : undefined), 30_000);
-    await reader.disconnect();
+    const deltas = await readTopic(topic, 'deltas-key-check', shipped.messages, 'every delta message');
+    for (const { partition, message } of deltas) {
+      const key = String(message.key);
+      if (!partitionsOfKey.has(key)) partitionsOfKey.set(key, new Set());
+      partitionsOfKey.get(key)!.add(partition);
+    }
+    const seen = deltas.length;
     const repeated = [...partitionsOfKey.values()].filter((s) => s.size > 1);
     assert.equal(repeated.length, 0);
     assert.ok(seen > partitionsOfKey.size, 'some edges were shipped in more than one bucket');
 
     const db = join(tmp.dir, 'analyzer.db');
-    const consumed = await runKafkaCollect({
-      connection: { brokers: [broker.brokers] },
-      groupId: 'analyzers',
-      topics: [{ topic, format: 'delta' }],
-      db,
-      follow: false,
-      progress: false,
-    });
+    const consumed = await consume('analyzers', { topic, format: 'delta' }, db);
     assert.equal(consumed.kafka.poison, 0);
-    const reference = await referenceSnapshot(lines, tmp.dir);
-    const got = graphSnapshot(db);
-    assert.deepEqual(got.counts, reference.counts);
-    assert.deepEqual(got.edges, reference.edges);
+    assertGraphEquals(db, await referenceSnapshot(lines, tmp.dir));
   });
 
   test('shipping from a live Hubble Relay (the replay server): deltas give the graph; a rerun resumes', async () => {
@@ -434,18 +415,8 @@ describe('kafka against a real broker', { skip }, () => {
       server.kill();
     }
     const db = join(tmp.dir, 'relay-analyzer.db');
-    await runKafkaCollect({
-      connection: { brokers: [broker.brokers] },
-      groupId: 'relay',
-      topics: [{ topic, format: 'delta' }],
-      db,
-      follow: false,
-      progress: false,
-    });
-    const reference = await referenceSnapshot(lines, tmp.dir);
-    const got = graphSnapshot(db);
-    assert.deepEqual(got.counts, reference.counts);
-    assert.deepEqual(got.edges, reference.edges);
+    await consume('relay', { topic, format: 'delta' }, db);
+    assertGraphEquals(db, await referenceSnapshot(lines, tmp.dir));
   });
 
   /** The real command line, in its own process. */
@@ -544,10 +515,10 @@ describe('kafka against a real broker', { skip }, () => {
       (err: unknown) => err === failure,
     );
     assert.equal(writes, 1, 'stopped at the first failed write instead of retrying');
-    const admin = kafkaClient(broker.brokers).admin();
-    await admin.connect();
-    const committed = (await admin.fetchOffsets({ groupId: 'store-fail', topics: [topic] }))[0]!.partitions;
-    await admin.disconnect();
+    const committed = await withAdmin(
+      broker.brokers,
+      async (admin) => (await admin.fetchOffsets({ groupId: 'store-fail', topics: [topic] }))[0]!.partitions,
+    );
     assert.deepEqual(
       committed.map((c) => c.offset),
       ['-1'],

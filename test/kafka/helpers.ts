@@ -57,14 +57,21 @@ let topicCounter = 0;
 /** A new topic with a unique name. */
 export async function createTopic(brokers: string, prefix: string, partitions: number): Promise<string> {
   const topic = `${prefix}-${process.pid}-${Date.now()}-${topicCounter++}`;
+  await withAdmin(brokers, (admin) =>
+    admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }),
+  );
+  return topic;
+}
+
+/** Runs `fn` with a connected admin client. */
+export async function withAdmin<T>(brokers: string, fn: (admin: kafkajs.Admin) => Promise<T>): Promise<T> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    return await fn(admin);
   } finally {
     await admin.disconnect();
   }
-  return topic;
 }
 
 export interface Produced {
