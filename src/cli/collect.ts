@@ -8,7 +8,14 @@ import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldm
 import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
 import { emptyStats, type FlowBatch, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
-import { formatIngestSummary, type IngestSummary, ingestBatches, summarizeIngest } from './ingest.js';
+import {
+  formatIngestSummary,
+  type IngestSummary,
+  ingestBatches,
+  runStopper,
+  stopOnSignals,
+  summarizeIngest,
+} from './ingest.js';
 import { addKafkaOptions, isKafkaRun, KAFKA_HELP, runKafkaCommand } from './kafka.js';
 import { addOptions, parseDuration, parseInteger, parseTime, resolveConfig } from './options.js';
 import { createProgress, formatCount } from './progress.js';
@@ -93,10 +100,7 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   const started = Date.now();
   const store = openStore(opts.db);
   const stats = emptyStats();
-  const stop = new AbortController();
-  const onOuterAbort = () => stop.abort();
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const timer = opts.durationMs !== undefined ? setTimeout(() => stop.abort(), opts.durationMs) : undefined;
+  const { stop, dispose } = runStopper(opts.signal, opts.durationMs);
   let duplicates = 0;
   let connections = 0;
   try {
@@ -166,8 +170,7 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
       resumePosition: store.getCheckpoint(source)?.position,
     };
   } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    dispose();
     store.close();
   }
 }
@@ -279,12 +282,8 @@ export function registerCollectCommand(program: Command): void {
       throw usageError('--duration applies to following; with --no-follow the server decides when the stream ends');
 
     // Ctrl-C stops the collection; what was read is still written and summarized.
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      const summary = await runCollect({
+    const summary = await stopOnSignals((signal) =>
+      runCollect({
         source: goldmane !== undefined ? 'goldmane' : 'hubble-relay',
         address: (goldmane ?? relay)!,
         tls,
@@ -298,15 +297,12 @@ export function registerCollectCommand(program: Command): void {
         db: config.db,
         progress: config.progress,
         flushEvery: config.flushEvery,
-        signal: stop.signal,
+        signal,
         log: (line) => process.stderr.write(`${line}\n`),
-      });
-      process.stderr.write(`${formatIngestSummary(summary, 'collected')}\n`);
-      if (summary.duplicates > 0)
-        process.stderr.write(`  ${formatCount(summary.duplicates)} repeated flows skipped after reconnecting\n`);
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+      }),
+    );
+    process.stderr.write(`${formatIngestSummary(summary, 'collected')}\n`);
+    if (summary.duplicates > 0)
+      process.stderr.write(`  ${formatCount(summary.duplicates)} repeated flows skipped after reconnecting\n`);
   });
 }

@@ -56,6 +56,38 @@ export async function ingestBatches(batches: AsyncIterable<FlowBatch>, ctx: Inge
   return aggregator.stats;
 }
 
+/**
+ * What stops a live run: the caller's signal (Ctrl-C), --duration running out, or the run itself
+ * (`stop.abort()`, e.g. at --max-flows). `dispose()` clears the timer and the listener.
+ */
+export function runStopper(outer: AbortSignal | undefined, durationMs: number | undefined) {
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort();
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = durationMs !== undefined ? setTimeout(() => stop.abort(), durationMs) : undefined;
+  return {
+    stop,
+    dispose() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}
+
+/** Runs `run` with a signal that SIGINT (Ctrl-C) or SIGTERM aborts: the run stops, writes what it read and returns. */
+export async function stopOnSignals<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export interface RunIngestOptions {
   inputs: string[];
   db: string;

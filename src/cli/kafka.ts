@@ -27,7 +27,7 @@ import {
 } from '../collect/kafka/index.js';
 import { type CollectStats, emptyStats, type FlowBatch, type GraphDelta, usageError } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { formatIngestSummary, type IngestSummary, summarizeIngest } from './ingest.js';
+import { formatIngestSummary, type IngestSummary, runStopper, stopOnSignals, summarizeIngest } from './ingest.js';
 import { parseDuration } from './options.js';
 import { createProgress, formatCount, formatDuration } from './progress.js';
 
@@ -65,10 +65,7 @@ export async function runKafkaCollect(opts: RunKafkaCollectOptions): Promise<Kaf
   const counters = emptyKafkaCounters();
   const aggregator = createAggregator();
   const progress = createProgress(opts.progress ?? true);
-  const stop = new AbortController();
-  const onOuterAbort = () => stop.abort();
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const timer = opts.durationMs !== undefined ? setTimeout(() => stop.abort(), opts.durationMs) : undefined;
+  const { stop, dispose } = runStopper(opts.signal, opts.durationMs);
   try {
     await consumeKafka({
       connection: opts.connection,
@@ -99,8 +96,7 @@ export async function runKafkaCollect(opts: RunKafkaCollectOptions): Promise<Kaf
       },
     });
   } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    dispose();
     progress.done();
   }
   try {
@@ -177,10 +173,7 @@ export async function runShipToKafka(opts: RunShipOptions): Promise<ShipSummary>
   const started = Date.now();
   const store = openStore(opts.db);
   const stats = emptyStats();
-  const stop = new AbortController();
-  const onOuterAbort = () => stop.abort();
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const timer = opts.durationMs !== undefined ? setTimeout(() => stop.abort(), opts.durationMs) : undefined;
+  const { stop, dispose } = runStopper(opts.signal, opts.durationMs);
   const progress = createProgress(opts.progress ?? true);
   const publisher = await createDeltaPublisher({
     connection: opts.connection,
@@ -229,8 +222,7 @@ export async function runShipToKafka(opts: RunShipOptions): Promise<ShipSummary>
     }
     await flush();
   } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    dispose();
     progress.done();
     await publisher.close();
     store.close();
@@ -410,16 +402,7 @@ export async function runKafkaCommand(flags: Record<string, unknown>, ctx: Kafka
   if (flags.verdict !== undefined || flags.excludeReplies === true)
     throw usageError('--verdict and --exclude-replies apply to --hubble-relay collection into the store only');
   // Ctrl-C stops; what was read is still written (the batch in progress) and summarized.
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await runKafka(flags, connection, { ...ctx, signal: stop.signal });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await stopOnSignals((signal) => runKafka(flags, connection, { ...ctx, signal }));
 }
 
 async function runKafka(
