@@ -5,13 +5,9 @@ import { describe, it } from 'node:test';
 import type { Graph } from '../../src/model/index.js';
 import {
   compileAuthorizationPolicies,
-  emptyLoaded,
   evaluateRequest,
-  type Inventory,
   inventoryFromGraph,
   type LoadedPolicies,
-  mergeLoaded,
-  type PodInfo,
   parsePolicyText,
 } from '../../src/policy/index.js';
 import { checkConsistency, renderConsistency } from '../../src/review/index.js';
@@ -19,24 +15,17 @@ import {
   type PoliciesOptions,
   type PoliciesProposal,
   proposePolicies,
-  renderProposalFile,
   renderSummary,
 } from '../../src/synthesize/index.js';
 import { assertGolden, proposalText } from './golden.js';
 import { l7Graph } from './l7graph.js';
+import { podOf, readBack } from './readback.js';
 import { KEYS } from './shop.js';
 
 function load(p: PoliciesProposal): LoadedPolicies {
-  const loaded = emptyLoaded();
-  for (const f of p.files) mergeLoaded(loaded, parsePolicyText(renderProposalFile(f), f.path));
+  const loaded = readBack(p.files);
   assert.deepEqual(loaded.issues, []);
   return loaded;
-}
-
-function podOf(inv: Inventory, workload: string): PodInfo {
-  const pod = inv.pods.find((p) => p.workload === workload);
-  assert.ok(pod, `no pod for ${workload}`);
-  return pod;
 }
 
 function judge(graph: Graph, opts: Partial<PoliciesOptions> = {}) {

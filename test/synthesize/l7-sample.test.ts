@@ -13,17 +13,15 @@ import { loadProposalGraph } from '../../src/cli/propose.js';
 import type { Graph } from '../../src/model/index.js';
 import {
   compileAuthorizationPolicies,
-  emptyLoaded,
   evaluateRequest,
   type Inventory,
   inventoryFromGraph,
   type LoadedPolicies,
-  mergeLoaded,
   type PodInfo,
-  parsePolicyText,
 } from '../../src/policy/index.js';
 import { checkConsistency, renderConsistency } from '../../src/review/index.js';
-import { type PoliciesProposal, pathOnly, proposePolicies, renderProposalFile } from '../../src/synthesize/index.js';
+import { type PoliciesProposal, pathOnly, proposePolicies } from '../../src/synthesize/index.js';
+import { podOf as podOfInventory, readBack } from './readback.js';
 import { calicoSelectorProblem, shapeFor, shapeProblems } from './shapes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed Hubble JSON and generated documents
@@ -88,8 +86,7 @@ before(async () => {
     kinds: ['networkpolicy', 'authorizationpolicy', 'cilium', 'calico', 'tenant-baseline'],
     tenantLabel: 'team',
   });
-  loaded = emptyLoaded();
-  for (const f of proposal.files) mergeLoaded(loaded, parsePolicyText(renderProposalFile(f), f.path));
+  loaded = readBack(proposal.files);
   inventory = inventoryFromGraph(graph);
 });
 
@@ -101,11 +98,7 @@ function pod(name: string): PodInfo {
   return found;
 }
 
-function podOf(workload: string): PodInfo {
-  const found = inventory.pods.find((p) => p.workload === workload);
-  assert.ok(found, `no pod of ${workload}`);
-  return found;
-}
+const podOf = (workload: string): PodInfo => podOfInventory(inventory, workload);
 
 describe('proposals from generated traffic with HTTP and DNS records', () => {
   it('loads every AuthorizationPolicy and NetworkPolicy without an issue', () => {

@@ -7,13 +7,11 @@ import {
   type Connection,
   compileNetworkPolicies,
   type EvalEndpoint,
-  emptyLoaded,
   evaluateConnection,
   inventoryFromGraph,
-  mergeLoaded,
-  parsePolicyText,
 } from '../../src/policy/index.js';
-import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
+import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies } from '../../src/synthesize/index.js';
+import { podOf as podOfInventory, readBack } from './readback.js';
 import { KEYS, shopGraph } from './shop.js';
 
 /** The shop graph with one pod IP per workload, so the evaluator can place pods. */
@@ -27,16 +25,13 @@ function graphWithIps(): Graph {
 
 function load(graph: Graph, opts = DEFAULT_PROPOSAL_OPTIONS) {
   const proposal = proposeNetworkPolicies(graph, opts);
-  const loaded = emptyLoaded();
-  for (const f of proposal.files) mergeLoaded(loaded, parsePolicyText(renderProposalFile(f), f.path));
+  const loaded = readBack(proposal.files);
   const inventory = inventoryFromGraph(graph);
   return { loaded, compiled: compileNetworkPolicies(loaded.networkPolicies, inventory), inventory };
 }
 
 function podOf(inventory: ReturnType<typeof inventoryFromGraph>, workload: string): EvalEndpoint {
-  const pod = inventory.pods.find((p) => p.workload === workload);
-  assert.ok(pod, `no pod for ${workload}`);
-  return { kind: 'pod', pod };
+  return { kind: 'pod', pod: podOfInventory(inventory, workload) };
 }
 
 describe('proposal read back by the NetworkPolicy engine', () => {
