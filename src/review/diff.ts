@@ -34,6 +34,7 @@ import {
   parsePolicyText,
   policiesSelecting,
   policyRef,
+  type SideDecision,
 } from '../policy/index.js';
 import {
   allowedFlows,
@@ -42,7 +43,14 @@ import {
   type ProposalFile,
   renderProposalFile,
 } from '../synthesize/index.js';
-import { edgeProblem, endpointResolver, l4Protocol, peerDisplayName, type Resolved } from './endpoints.js';
+import {
+  edgeProblem,
+  endpointResolver,
+  type PlacedEdge,
+  peerDisplayName,
+  placeEdge,
+  type Resolved,
+} from './endpoints.js';
 import { decideEdge, type EdgeRef, type VerifyOptions } from './verify.js';
 
 export const DIFF_SCHEMA_VERSION = 1;
@@ -134,33 +142,30 @@ export interface DiffReport {
   notes: string[];
 }
 
-interface EdgeEnds {
+interface EdgeEnds extends PlacedEdge {
   edge: Edge;
-  srcs: EvalEndpoint[];
-  dsts: EvalEndpoint[];
-  protocol: 'TCP' | 'UDP' | 'SCTP';
 }
 
 /** Observed edges with allowed flows that both ends can be placed for. */
 function observedEdges(graph: Graph, resolve: (key: string) => Resolved, maxVariants: number): EdgeEnds[] {
   const out: EdgeEnds[] = [];
   for (const edge of graph.edges) {
-    if (allowedFlows(edge) === 0 || edgeProblem(edge)) continue;
-    const src = resolve(edge.src);
-    const dst = resolve(edge.dst);
-    if ('unsupported' in src || 'unsupported' in dst) continue;
-    out.push({
-      edge,
-      srcs: src.endpoints.slice(0, maxVariants),
-      dsts: dst.endpoints.slice(0, maxVariants),
-      protocol: l4Protocol(edge.protocol)!,
-    });
+    if (allowedFlows(edge) === 0) continue;
+    const placed = placeEdge(edge, resolve, maxVariants);
+    if (!('why' in placed)) out.push({ edge, ...placed });
   }
   return out;
 }
 
 const sourceKey = (s: PolicySource) => `${s.file}\u0000${s.document}\u0000${s.item ?? ''}`;
 const ruleKey = (s: PolicySource, direction: string, rule: number) => `${sourceKey(s)}\u0000${direction}\u0000${rule}`;
+
+/** Adds the key of every rule that matched on one side of a detailed decision. */
+function addMatchedRules(into: Set<string>, side: SideDecision): void {
+  for (const check of side.selecting) {
+    for (const r of check.rules) if (r.matched) into.add(ruleKey(check.source, side.direction, r.rule));
+  }
+}
 
 /** For every rule of `c`, the observed edges it matched: count and newest lastSeen. */
 function ruleUsage(c: CompiledNetworkPolicies, edges: EdgeEnds[]): Map<string, { count: number; lastSeen: number }> {
@@ -170,11 +175,8 @@ function ruleUsage(c: CompiledNetworkPolicies, edges: EdgeEnds[]): Map<string, {
     for (const src of srcs) {
       for (const dst of dsts) {
         const d = evaluateConnection(c, { src, dst, protocol, port: edge.port }, { detail: true });
-        for (const side of [d.egress, d.ingress]) {
-          for (const check of side.selecting) {
-            for (const r of check.rules) if (r.matched) matched.add(ruleKey(check.source, side.direction, r.rule));
-          }
-        }
+        addMatchedRules(matched, d.egress);
+        addMatchedRules(matched, d.ingress);
       }
     }
     for (const k of matched) {
@@ -262,10 +264,7 @@ function additions(
         for (const side of [after.egress, after.ingress]) {
           // Only the ends the existing set denies need an addition.
           if ((side.direction === 'egress' ? before.egress : before.ingress).allowed) continue;
-          if (!side.allowed) continue;
-          for (const check of side.selecting) {
-            for (const r of check.rules) if (r.matched) keep.add(ruleKey(check.source, side.direction, r.rule));
-          }
+          if (side.allowed) addMatchedRules(keep, side);
         }
       }
     }

@@ -19,6 +19,32 @@ export function edgeProblem(e: Pick<Edge, 'protocol' | 'port'>): string | undefi
   return undefined;
 }
 
+/** An edge's two ends as the policy engine evaluates them: at most `maxVariants` endpoints each. */
+export interface PlacedEdge {
+  srcs: EvalEndpoint[];
+  dsts: EvalEndpoint[];
+  protocol: L4Protocol;
+}
+
+/** Places an edge for evaluation, or says why it cannot be (no ports, unknown port, unplaceable peer). */
+export function placeEdge(
+  e: Pick<Edge, 'src' | 'dst' | 'protocol' | 'port'>,
+  resolve: (key: string) => Resolved,
+  maxVariants: number,
+): PlacedEdge | { why: string } {
+  const problem = edgeProblem(e);
+  if (problem !== undefined) return { why: problem };
+  const src = resolve(e.src);
+  if ('unsupported' in src) return { why: src.unsupported };
+  const dst = resolve(e.dst);
+  if ('unsupported' in dst) return { why: dst.unsupported };
+  return {
+    srcs: src.endpoints.slice(0, maxVariants),
+    dsts: dst.endpoints.slice(0, maxVariants),
+    protocol: l4Protocol(e.protocol)!,
+  };
+}
+
 /** Address part of `203.0.113.7/32` (the network address for a wider block). */
 function cidrAddress(cidr: string): string {
   const slash = cidr.indexOf('/');

@@ -20,7 +20,7 @@ import {
   type Request,
 } from '../policy/index.js';
 import { allowedFlows, deniedFlows } from '../synthesize/index.js';
-import { edgeProblem, endpointResolver, l4Protocol, peerDisplayName } from './endpoints.js';
+import { endpointResolver, type PlacedEdge, peerDisplayName, placeEdge } from './endpoints.js';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -201,8 +201,7 @@ function ref(graph: Graph, e: Edge): EdgeRef {
 function percent(part: number, whole: number): number {
   // One decimal, and never 100 unless everything is covered.
   if (whole === 0) return 100;
-  const p = Math.floor((part / whole) * 1000) / 10;
-  return p;
+  return Math.floor((part / whole) * 1000) / 10;
 }
 
 /** Replays every edge of the graph through the policy set. */
@@ -251,19 +250,12 @@ export function verifyPolicies(
       report.skipped.push({ ...ref(graph, e), why: 'no flow with a known verdict' });
       continue;
     }
-    const problem = edgeProblem(e);
-    const src = resolve(e.src);
-    const dst = resolve(e.dst);
-    const why =
-      problem ?? ('unsupported' in src ? src.unsupported : 'unsupported' in dst ? dst.unsupported : undefined);
-    if (why !== undefined || 'unsupported' in src || 'unsupported' in dst) {
-      report.skipped.push({ ...ref(graph, e), why: why ?? 'unsupported peer' });
+    const placed = placeEdge(e, resolve, maxVariants);
+    if ('why' in placed) {
+      report.skipped.push({ ...ref(graph, e), why: placed.why });
       continue;
     }
-    const protocol = l4Protocol(e.protocol)!;
-    const srcs = src.endpoints.slice(0, maxVariants);
-    const dsts = dst.endpoints.slice(0, maxVariants);
-    const l4 = decideEdge(compiled.network, srcs, dsts, protocol, e.port);
+    const l4 = decideEdge(compiled.network, placed.srcs, placed.dsts, placed.protocol, e.port);
     // Built only for findings: most edges are allowed and need no names.
     const base = () => ({
       ...ref(graph, e),
@@ -277,13 +269,7 @@ export function verifyPolicies(
       totals.observedFlows += allowed;
       let ok = l4.allowed;
       if (!l4.allowed) {
-        const detailed = decideEdge(compiled.network, srcs, dsts, protocol, e.port, true);
-        report.broken.push({
-          ...base(),
-          layer: 'L4',
-          summary: decisionSummary(detailed.decision),
-          explanation: explainConnection(detailed.decision, detailed.conn),
-        });
+        report.broken.push(l4Finding(compiled.network, placed, e.port, base()));
       } else if (compiled.authorizationCount > 0 && e.http.length > 0) {
         ok = verifyRequests(compiled, e, l4, base, report, warnings);
       }
@@ -295,13 +281,7 @@ export function verifyPolicies(
       totals.dropped++;
       if (l4.allowed) {
         totals.droppedNowAllowed++;
-        const detailed = decideEdge(compiled.network, srcs, dsts, protocol, e.port, true);
-        report.droppedNowAllowed.push({
-          ...base(),
-          layer: 'L4',
-          summary: decisionSummary(detailed.decision),
-          explanation: explainConnection(detailed.decision, detailed.conn),
-        });
+        report.droppedNowAllowed.push(l4Finding(compiled.network, placed, e.port, base()));
       }
     }
   }
@@ -312,12 +292,25 @@ export function verifyPolicies(
   return report;
 }
 
+type FindingBase = Omit<VerifiedEdge, 'layer' | 'summary' | 'explanation'>;
+
+/** An L4 finding, explained from a second evaluation with detail (the first one, for every edge, has none). */
+function l4Finding(c: CompiledNetworkPolicies, placed: PlacedEdge, port: number, base: FindingBase): VerifiedEdge {
+  const detailed = decideEdge(c, placed.srcs, placed.dsts, placed.protocol, port, true);
+  return {
+    ...base,
+    layer: 'L4',
+    summary: decisionSummary(detailed.decision),
+    explanation: explainConnection(detailed.decision, detailed.conn),
+  };
+}
+
 /** Replays the HTTP requests seen on an L4-allowed edge through the AuthorizationPolicies of its destination. */
 function verifyRequests(
   compiled: CompiledSet,
   e: Edge,
   l4: EdgeDecision,
-  base: () => Omit<VerifiedEdge, 'layer' | 'summary' | 'explanation'>,
+  base: () => FindingBase,
   report: VerifyReport,
   warnings: Set<string>,
 ): boolean {
