@@ -14,6 +14,7 @@ import { classifyCalicoRecord, normalizeCalicoFlowLog } from '../collect/calico/
 import { flowLogToGoldmane, LIST_PATH, loadGoldmaneProto, STREAM_PATH } from '../collect/calico/proto.js';
 import { expandInputs, readLines } from '../collect/index.js';
 import { addIssue, type CollectStats, emptyStats, FlowwrightError } from '../model/index.js';
+import { type Listening, listen, passBytes, type ReplayTls, releaseEntries } from './serving.js';
 
 export interface GoldmaneReplayOptions {
   /** `host:port` to listen on; port 0 picks a free one. Host 127.0.0.1 when only `:port` or a port is given. */
@@ -22,16 +23,13 @@ export interface GoldmaneReplayOptions {
   files: string[];
   /** Flows released per second; undefined = all available at once. */
   rate?: number;
-  /** PEM contents. With `clientCa` the server requires client certificates signed by it (mTLS, as Goldmane does). */
-  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** With a client CA the server requires client certificates signed by it (mTLS, as Goldmane does). */
+  tls?: ReplayTls;
   /** Counters for the records read (malformed ones with file and line); a fresh set when left out. */
   stats?: CollectStats;
 }
 
-export interface GoldmaneReplay {
-  /** `host:port` as bound. */
-  address: string;
-  port: number;
+export interface GoldmaneReplay extends Listening {
   /** Flows served: those loaded from the files, reports of one flow key and interval merged into one. */
   flows: number;
   stats: CollectStats;
@@ -39,10 +37,6 @@ export interface GoldmaneReplay {
   released(): number;
   /** Stream and List calls received so far. */
   calls(): number;
-  /** Ends open streams and stops listening. */
-  close(): Promise<void>;
-  /** Drops every connection at once, as a crashed server would. */
-  kill(): void;
 }
 
 type Obj = Record<string, unknown>;
@@ -256,8 +250,6 @@ function compileFilter(filter: Obj | undefined): Predicate {
 // ---------------------------------------------------------------------------------------------------
 // The server
 
-const passBytes = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-
 /**
  * Loads the files and serves them. Malformed records are counted in `stats` (file, line, field) and
  * skipped; a path that does not exist or a port that cannot be bound rejects with a FlowwrightError.
@@ -267,28 +259,14 @@ export async function startGoldmaneReplay(opts: GoldmaneReplayOptions): Promise<
   const stats = opts.stats ?? emptyStats();
   const entries = await loadEntries(opts.files, stats);
   const proto = loadGoldmaneProto();
-  const startedAt = Date.now();
-  let released = opts.rate ? 0 : entries.length;
+  const release = releaseEntries(entries.length, opts.rate);
   let calls = 0;
-  let closing = false;
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
-    waiters.clear();
-  };
-
-  let pacer: NodeJS.Timeout | undefined;
-  if (opts.rate) {
-    const rate = opts.rate;
-    pacer = setInterval(() => {
-      released = Math.min(entries.length, Math.floor(((Date.now() - startedAt) / 1000) * rate));
-      wake();
-      if (released >= entries.length) clearInterval(pacer);
-    }, 10);
-  }
 
   /** The server's "now": the end of the newest flow released (0 before any). */
-  const now = () => (released > 0 ? entries[released - 1]!.end : 0);
+  const now = () => {
+    const released = release.released();
+    return released > 0 ? entries[released - 1]!.end : 0;
+  };
   /** Goldmane's time arguments: >0 absolute, <0 relative to now, 0 = `zero`. */
   const resolveTime = (t: number, zero: number) => (t > 0 ? t : t < 0 ? now() + t : zero);
 
@@ -300,7 +278,7 @@ export async function startGoldmaneReplay(opts: GoldmaneReplayOptions): Promise<
     let cancelled = false;
     call.on('cancelled', () => {
       cancelled = true;
-      wake();
+      release.wake();
     });
     call.on('error', () => {
       cancelled = true;
@@ -316,23 +294,18 @@ export async function startGoldmaneReplay(opts: GoldmaneReplayOptions): Promise<
       }
       const requested = Number(req.start_time_gte ?? 0);
       // 0 means "from now on": only flows released after this call.
-      let cursor = requested === 0 ? released : 0;
+      let cursor = requested === 0 ? release.released() : 0;
       const from = resolveTime(requested, Number.POSITIVE_INFINITY);
       for (;;) {
-        while (cursor < released && !cancelled && !closing) {
+        while (cursor < release.released() && !cancelled && !release.closing()) {
           const e = entries[cursor++]!;
           if (requested !== 0 && e.start < from) continue;
           if (!matches(e.key)) continue;
-          if (!call.write(e.bytes)) {
-            await new Promise<void>((resolve) => {
-              call.once('drain', resolve);
-              waiters.add(resolve);
-            });
-          }
+          await release.write(call, e.bytes);
         }
-        if (cancelled || closing) return;
+        if (cancelled || release.closing()) return;
         // A live Goldmane keeps the stream open waiting for new intervals; so does the replay.
-        if (cursor >= released) await new Promise<void>((resolve) => waiters.add(resolve));
+        if (cursor >= release.released()) await release.next();
       }
     } finally {
       if (!cancelled) call.end();
@@ -352,6 +325,7 @@ export async function startGoldmaneReplay(opts: GoldmaneReplayOptions): Promise<
     const from = resolveTime(Number(req.start_time_gte ?? 0), Number.NEGATIVE_INFINITY);
     const until = resolveTime(Number(req.start_time_lt ?? 0), Number.POSITIVE_INFINITY);
     const selected: Entry[] = [];
+    const released = release.released();
     for (let i = 0; i < released; i++) {
       const e = entries[i]!;
       if (e.start >= from && e.start < until && matches(e.key)) selected.push(e);
@@ -395,44 +369,6 @@ export async function startGoldmaneReplay(opts: GoldmaneReplayOptions): Promise<
     List: list,
   });
 
-  const credentials = opts.tls
-    ? grpc.ServerCredentials.createSsl(
-        opts.tls.clientCa ?? null,
-        [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }],
-        opts.tls.clientCa !== undefined,
-      )
-    : grpc.ServerCredentials.createInsecure();
-  const bindHost = host.includes(':') ? `[${host}]` : host;
-
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${port}`, credentials, (err, bound) => {
-      if (err) {
-        if (pacer) clearInterval(pacer);
-        reject(new FlowwrightError('usage', `cannot listen on ${bindHost}:${port}: ${err.message}`));
-        return;
-      }
-      const stop = () => {
-        closing = true;
-        if (pacer) clearInterval(pacer);
-        wake();
-      };
-      resolve({
-        address: `${bindHost}:${bound}`,
-        port: bound,
-        flows: entries.length,
-        stats,
-        released: () => released,
-        calls: () => calls,
-        close: () =>
-          new Promise<void>((done) => {
-            stop();
-            server.tryShutdown(() => done());
-          }),
-        kill: () => {
-          stop();
-          server.forceShutdown();
-        },
-      });
-    });
-  });
+  const listening = await listen(server, host, port, opts.tls, release);
+  return { ...listening, flows: entries.length, stats, released: release.released, calls: () => calls };
 }

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { GET_FLOWS_PATH, loadHubbleProto, SERVER_STATUS_PATH } from '../collect/hubble/proto.js';
 import { FlowwrightError } from '../model/index.js';
 import type { FlowFacts, ReplayEntry } from './entries.js';
+import { type Listening, listen, passBytes, type ReplayTls, releaseEntries } from './serving.js';
 
 export interface ReplayServerOptions {
   /** Host to listen on; 127.0.0.1 unless told otherwise. */
@@ -18,22 +19,14 @@ export interface ReplayServerOptions {
   port: number;
   /** Entries released per second; undefined = all available at once. */
   rate?: number;
-  /** PEM contents. With `clientCa` the server requires client certificates signed by it (mTLS). */
-  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  tls?: ReplayTls;
 }
 
-export interface ReplayServer {
-  /** `host:port` as bound. */
-  address: string;
-  port: number;
+export interface ReplayServer extends Listening {
   /** Entries released so far (all of them without a rate). */
   released(): number;
   /** GetFlows calls received so far, for tests and logs. */
   calls(): number;
-  /** Ends open streams cleanly and stops listening. */
-  close(): Promise<void>;
-  /** Drops every connection at once, as a crashed server would. */
-  kill(): void;
 }
 
 interface Timestamp {
@@ -149,32 +142,12 @@ function decodeRequest(buf: Buffer): FlowsRequest {
   }) as FlowsRequest;
 }
 
-const passBytes = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-
-export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOptions): Promise<ReplayServer> {
+export async function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOptions): Promise<ReplayServer> {
   const proto = loadHubbleProto();
   const startedAt = Date.now();
   const nodes = new Set(entries.flatMap((e) => (e.flow?.node ? [e.flow.node] : [])));
-  let released = opts.rate ? 0 : entries.length;
+  const release = releaseEntries(entries.length, opts.rate);
   let calls = 0;
-  // Followers waiting for more entries; each is woken (and removed) when the release frontier moves.
-  const waiters = new Set<() => void>();
-  let closing = false;
-
-  const wake = () => {
-    for (const w of [...waiters]) w();
-    waiters.clear();
-  };
-
-  let pacer: NodeJS.Timeout | undefined;
-  if (opts.rate) {
-    const rate = opts.rate;
-    pacer = setInterval(() => {
-      released = Math.min(entries.length, Math.floor(((Date.now() - startedAt) / 1000) * rate));
-      wake();
-      if (released >= entries.length) clearInterval(pacer);
-    }, 10);
-  }
 
   const serveFlows = async (call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
     calls++;
@@ -182,7 +155,7 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
     let failed = false;
     call.on('cancelled', () => {
       cancelled = true;
-      wake();
+      release.wake();
     });
     // A client that goes away mid-write makes the stream emit 'error'; it is not ours to report.
     call.on('error', () => {
@@ -206,7 +179,7 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
       let cursor = 0;
       if (number > 0 && !req.first) {
         let seen = 0;
-        cursor = released;
+        cursor = release.released();
         while (cursor > 0 && seen < number) {
           const e = entries[cursor - 1];
           if (!inWindow(e)) break;
@@ -214,15 +187,15 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
           cursor--;
         }
       } else if (req.follow && number === 0 && !req.since) {
-        cursor = released;
+        cursor = release.released();
       }
       let sentFlows = 0;
       let pastUntil = false;
       // Non-following calls see what was released when they arrived, like a snapshot of the ring buffer.
-      const snapshot = released;
+      const snapshot = release.released();
       for (;;) {
-        const limit = req.follow ? released : snapshot;
-        while (cursor < limit && !cancelled && !closing) {
+        const limit = req.follow ? release.released() : snapshot;
+        while (cursor < limit && !cancelled && !release.closing()) {
           const e = entries[cursor++];
           if (!inWindow(e) || !matches(e)) continue;
           if (req.until && after(e, req.until)) {
@@ -231,18 +204,13 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
             pastUntil = true;
             continue;
           }
-          if (!call.write(e.bytes)) {
-            // Wait for the client to catch up; a cancel or close wakes us too (through the waiters).
-            await new Promise<void>((resolve) => {
-              call.once('drain', resolve);
-              waiters.add(resolve);
-            });
-          }
+          // Waits for a slow client to catch up; a cancel or close wakes us too.
+          await release.write(call, e.bytes);
           if (e.flow && ++sentFlows === number && req.first) return;
         }
         // A follower that has seen every entry stays open, as a live server with no new traffic would.
-        if (!req.follow || cancelled || closing || pastUntil) return;
-        if (cursor >= released) await new Promise<void>((resolve) => waiters.add(resolve));
+        if (!req.follow || cancelled || release.closing() || pastUntil) return;
+        if (cursor >= release.released()) await release.next();
       }
     } finally {
       if (!cancelled && !failed) call.end();
@@ -250,7 +218,7 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
   };
 
   const serverStatus = (_call: unknown, callback: grpc.sendUnaryData<Uint8Array>) => {
-    const flowsReleased = countFlows(entries, released);
+    const flowsReleased = countFlows(entries, release.released());
     const status = proto.ServerStatusResponse.fromObject({
       num_flows: flowsReleased,
       max_flows: countFlows(entries, entries.length),
@@ -294,46 +262,8 @@ export function startReplayServer(entries: ReplayEntry[], opts: ReplayServerOpti
     ServerStatus: serverStatus,
   });
 
-  const credentials = opts.tls
-    ? grpc.ServerCredentials.createSsl(
-        opts.tls.clientCa ?? null,
-        [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }],
-        opts.tls.clientCa !== undefined,
-      )
-    : grpc.ServerCredentials.createInsecure();
-  const host = opts.host ?? '127.0.0.1';
-  const bindHost = host.includes(':') ? `[${host}]` : host;
-
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${opts.port}`, credentials, (err, port) => {
-      if (err) {
-        if (pacer) clearInterval(pacer);
-        reject(new FlowwrightError('usage', `cannot listen on ${bindHost}:${opts.port}: ${err.message}`));
-        return;
-      }
-      const stop = () => {
-        closing = true;
-        if (pacer) clearInterval(pacer);
-        wake();
-      };
-      resolve({
-        address: `${bindHost}:${port}`,
-        port,
-        released: () => released,
-        calls: () => calls,
-        close: () =>
-          new Promise<void>((done) => {
-            // Waking the followers with `closing` set makes each of them end its stream.
-            stop();
-            server.tryShutdown(() => done());
-          }),
-        kill: () => {
-          stop();
-          server.forceShutdown();
-        },
-      });
-    });
-  });
+  const listening = await listen(server, opts.host ?? '127.0.0.1', opts.port, opts.tls, release);
+  return { ...listening, released: release.released, calls: () => calls };
 }
 
 function countFlows(entries: ReplayEntry[], upTo: number): number {
