@@ -4,8 +4,6 @@ import type { Command } from 'commander';
 import { FlowwrightError, type Graph, usageError } from '../model/index.js';
 import {
   type Connection,
-  compileAuthorizationPolicies,
-  compileNetworkPolicies,
   type EvalEndpoint,
   evaluateConnection,
   evaluateRequest,
@@ -16,7 +14,7 @@ import {
   type PodInfo,
   parseIp,
 } from '../policy/index.js';
-import { endpointResolver } from '../review/index.js';
+import { compilePolicySet, endpointResolver, l4Protocol } from '../review/index.js';
 import { addOptions, resolveConfig } from './options.js';
 import { buildInventory, collect, loadPoliciesOrFail, optionalGraph } from './verify.js';
 
@@ -28,8 +26,6 @@ export interface Target {
   port?: number;
   protocol: L4Protocol;
 }
-
-const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 
 /** `ns/pod`, `ns/kind/name` or an IP (`[v6]` with a port), then optionally `:port` and `/protocol`. */
 export function parseTarget(text: string, what: string): Target {
@@ -52,9 +48,9 @@ export function parseTarget(text: string, what: string): Target {
   if (!m) throw usageError(`${what}: expected name[:port[/protocol]], got '${text}'`);
   const port = Number(m[1]);
   if (port < 1 || port > 65535) throw usageError(`${what}: port ${port} is outside 1-65535`);
-  const protocol = (m[2] ?? 'TCP').toUpperCase();
-  if (!PROTOCOLS.includes(protocol)) throw usageError(`${what}: protocol must be TCP, UDP or SCTP, got '${m[2]}'`);
-  return { name, port, protocol: protocol as L4Protocol };
+  const protocol = l4Protocol((m[2] ?? 'TCP').toUpperCase());
+  if (!protocol) throw usageError(`${what}: protocol must be TCP, UDP or SCTP, got '${m[2]}'`);
+  return { name, port, protocol };
 }
 
 /** A workload key without its cluster part, kind in lower case: `shop/deployment/frontend`. */
@@ -148,25 +144,25 @@ export function registerExplainCommand(program: Command): void {
     let ports: Array<{ port: number; protocol: L4Protocol }>;
     if (dstTarget.port !== undefined) ports = [{ port: dstTarget.port, protocol: dstTarget.protocol }];
     else {
-      const known = dst.kind === 'pod' ? dst.pod.ports.filter((p) => PROTOCOLS.includes(p.protocol)) : [];
-      if (known.length === 0) throw usageError(`<dst>: no known port for ${dstTarget.name}; add :port to it`);
-      ports = known.map((p) => ({ port: p.port, protocol: p.protocol as L4Protocol }));
+      const known = dst.kind === 'pod' ? dst.pod.ports : [];
+      ports = known.flatMap((p) => {
+        const protocol = l4Protocol(p.protocol);
+        return protocol ? [{ port: p.port, protocol }] : [];
+      });
+      if (ports.length === 0) throw usageError(`<dst>: no known port for ${dstTarget.name}; add :port to it`);
     }
-    const network = compileNetworkPolicies(policies.networkPolicies, inventory);
-    const authz =
-      policies.authorizationPolicies.length > 0
-        ? compileAuthorizationPolicies(policies.authorizationPolicies, {
-            rootNamespace: flags.rootNamespace as string,
-            trustDomain: config.trustDomain,
-          })
-        : undefined;
+    const compiled = compilePolicySet(policies, inventory, {
+      rootNamespace: flags.rootNamespace as string,
+      trustDomain: config.trustDomain,
+    });
+    const authz = compiled.authorizationCount > 0 ? compiled.authorization : undefined;
     const http = flags.method !== undefined || flags.path !== undefined;
     const l7Asked = http || flags.principal !== undefined;
     let allowed = true;
     const out: string[] = [];
     for (const { port, protocol } of ports) {
       const conn: Connection = { src, dst, protocol, port };
-      const d = evaluateConnection(network, conn);
+      const d = evaluateConnection(compiled.network, conn);
       out.push(explainConnection(d, conn));
       if (!d.allowed) allowed = false;
       if (dst.kind !== 'pod' || (!authz && !l7Asked)) continue;

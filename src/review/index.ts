@@ -20,7 +20,7 @@ export {
   type Observed,
   type RuleUsage,
 } from './diff.js';
-export { endpointResolver, peerDisplayName } from './endpoints.js';
+export { endpointResolver, l4Protocol, peerDisplayName } from './endpoints.js';
 export * from './graph.js';
 export { unifiedDiff } from './linediff.js';
 export {
