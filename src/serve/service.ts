@@ -6,6 +6,7 @@
 // source resumes after its stored checkpoint on the next start.
 import { createAggregator } from '../aggregate/index.js';
 import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldmane.js';
+import { sleep } from '../collect/grpc.js';
 import { type RelayEvent, streamRelayFlows } from '../collect/hubble/relay.js';
 import { consumeKafka, emptyKafkaCounters, type KafkaCounters, mergeFragment } from '../collect/kafka/index.js';
 import {
@@ -171,19 +172,6 @@ function disconnected(status: SourceStatus, error: string, retryInMs: number, lo
   status.reconnects++;
   status.lastError = error;
   log('warn', 'source disconnected', { source: status.name, error, retryInMs });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Opens the store and starts every source. Throws FlowwrightError('store') if the database cannot be opened. */
