@@ -11,10 +11,17 @@ import { createAggregator } from '../../src/aggregate/index.js';
 import { readFlowFiles } from '../../src/collect/index.js';
 import { assignSelectors } from '../../src/identity/index.js';
 import { emptyStats, type Flow } from '../../src/model/index.js';
-import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { loadServeConfig } from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { loadGraph, type ShopExport, sharedConfig, shopExport, syntheticClusterDb, waitFor } from '../serve/helpers.js';
+import {
+  loadGraph,
+  type ShopExport,
+  sharedConfig,
+  shopExport,
+  startServing,
+  syntheticClusterDb,
+} from '../serve/helpers.js';
 
 const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
 const root = new URL('../..', import.meta.url).pathname;
@@ -76,20 +83,10 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       file: 'test.yaml',
       shared: sharedConfig(shop.db, { flushEvery: 1000 }),
     });
-    const stop = new AbortController();
-    let http: HttpServer | undefined;
-    const logs: string[] = [];
-    const running = runServe({
-      config,
-      log: jsonLog((l) => logs.push(l)),
-      signal: stop.signal,
-      onListening: (h) => {
-        http = h;
-      },
-    });
+    const serving = startServing(config);
     let browser: Browser | undefined;
     try {
-      await waitFor('listening', () => http);
+      const http = await serving.listening();
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
       const page = await browser.newPage({ viewport: { width: 1500, height: 900 }, acceptDownloads: true });
       const errors: string[] = [];
@@ -98,7 +95,7 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
         if (m.type() === 'error') errors.push(m.text());
       });
       const started = Date.now();
-      await page.goto(`${http!.url}/?since=all`);
+      await page.goto(`${http.url}/?since=all`);
       await page.waitForFunction(() => document.querySelectorAll('#graph .node').length > 0);
       t.diagnostic(
         `${shop.graph.peers.size} peers, ${shop.graph.edges.length} edges: drawn in ${Date.now() - started} ms`,
@@ -160,8 +157,7 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       assert.deepEqual(errors, []);
     } finally {
       await browser?.close();
-      stop.abort();
-      await running;
+      await serving.stop();
     }
   });
 
@@ -169,23 +165,14 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
     const db = join(dir, 'large.db');
     const { edges } = syntheticClusterDb(db, 500);
     const config = loadServeConfig({ text: 'listen: 127.0.0.1:0', file: 'test.yaml', shared: sharedConfig(db) });
-    const stop = new AbortController();
-    let http: HttpServer | undefined;
-    const running = runServe({
-      config,
-      log: () => undefined,
-      signal: stop.signal,
-      onListening: (h) => {
-        http = h;
-      },
-    });
+    const serving = startServing(config, () => undefined);
     let browser: Browser | undefined;
     try {
-      await waitFor('listening', () => http);
+      const http = await serving.listening();
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
       const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
       const started = Date.now();
-      await page.goto(`${http!.url}/?since=all`);
+      await page.goto(`${http.url}/?since=all`);
       await page.waitForFunction(() => document.querySelectorAll('#graph .node').length >= 500);
       const drawnMs = Date.now() - started;
       assert.equal(await page.locator('#graph .node').count(), 500);
@@ -210,8 +197,7 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       t.diagnostic(`500 workloads, ${edges} edges: drawn in ${drawnMs} ms, search and select in ${selectMs} ms`);
     } finally {
       await browser?.close();
-      stop.abort();
-      await running;
+      await serving.stop();
     }
   });
 });

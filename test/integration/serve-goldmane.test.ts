@@ -12,8 +12,8 @@ import { shopScenario } from '../../samples/shop.js';
 import { runCollect } from '../../src/cli/collect.js';
 import { startGoldmaneReplay } from '../../src/replay/goldmane.js';
 import { graphToJson } from '../../src/review/index.js';
-import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
-import { getJson, loadGraph, sharedConfig, waitFor } from '../serve/helpers.js';
+import { loadServeConfig } from '../../src/serve/index.js';
+import { getJson, loadGraph, sharedConfig, startServing, waitFor } from '../serve/helpers.js';
 import { parsePrometheus, sampleValue } from '../serve/prometheus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-goldmane-'));
@@ -52,19 +52,9 @@ describe('serve with a Goldmane source', () => {
         ].join('\n'),
         shared: sharedConfig(db),
       });
-      const stop = new AbortController();
-      let http: HttpServer | undefined;
-      const logs: string[] = [];
-      const running = runServe({
-        config,
-        log: jsonLog((l) => logs.push(l)),
-        signal: stop.signal,
-        onListening: (h) => {
-          http = h;
-        },
-      });
+      const serving = startServing(config);
       try {
-        const url = (await waitFor('listening', () => http)).url;
+        const url = (await serving.listening()).url;
         await waitFor('ready', async () => (await getJson(`${url}/readyz`)).status === 200);
         // Flows are counted as they arrive; the newest interval is handed over once it has settled.
         const expected = JSON.parse(JSON.stringify(graphToJson(loadGraph(refDb))));
@@ -79,8 +69,7 @@ describe('serve with a Goldmane source', () => {
         );
         assert.equal(sampleValue(m, 'flowwright_source_connected', { source: 'calico' }), 1);
       } finally {
-        stop.abort();
-        await running;
+        await serving.stop();
       }
       assert.deepEqual(loadGraph(db), loadGraph(refDb));
     } finally {

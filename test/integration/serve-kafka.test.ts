@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { loadServeConfig } from '../../src/serve/index.js';
 import {
   type BrokerHandle,
   createTopic,
@@ -16,7 +16,7 @@ import {
   shopLines,
   tempDir,
 } from '../kafka/helpers.js';
-import { getJson, sharedConfig, waitFor } from '../serve/helpers.js';
+import { getJson, sharedConfig, startServing, waitFor } from '../serve/helpers.js';
 import { parsePrometheus, sampleValue } from '../serve/prometheus.js';
 
 const skip = kafkaSkipReason();
@@ -53,19 +53,9 @@ describe('serve with a Kafka source', { skip }, () => {
       file: 'test.yaml',
       shared: sharedConfig(db),
     });
-    const stop = new AbortController();
-    let http: HttpServer | undefined;
-    const logs: string[] = [];
-    const running = runServe({
-      config,
-      log: jsonLog((l) => logs.push(l)),
-      signal: stop.signal,
-      onListening: (h) => {
-        http = h;
-      },
-    });
+    const serving = startServing(config);
     try {
-      const url = (await waitFor('listening', () => http)).url;
+      const url = (await serving.listening()).url;
       await waitFor('ready', async () => (await getJson(`${url}/readyz`)).status === 200, 60_000);
       await waitFor(
         'every flow',
@@ -91,8 +81,7 @@ describe('serve with a Kafka source', { skip }, () => {
       const graph = await getJson(`${url}/api/v1/graph`);
       assert.equal(graph.body.edges.length, reference.edges.length);
     } finally {
-      stop.abort();
-      await running;
+      await serving.stop();
     }
     assert.deepEqual(graphSnapshot(db).edges, reference.edges);
     assert.deepEqual(graphSnapshot(db).counts, reference.counts);

@@ -12,9 +12,17 @@ import { assignSelectors } from '../../src/identity/index.js';
 import { emptyStats } from '../../src/model/index.js';
 import { loadReplayFiles, type ReplayEntry, startReplayServer } from '../../src/replay/index.js';
 import { graphToJson } from '../../src/review/index.js';
-import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { loadServeConfig } from '../../src/serve/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { getJson, loadGraph, type ShopExport, sharedConfig, shopExport, waitFor } from '../serve/helpers.js';
+import {
+  getJson,
+  loadGraph,
+  type ShopExport,
+  sharedConfig,
+  shopExport,
+  startServing,
+  waitFor,
+} from '../serve/helpers.js';
 import { parsePrometheus, sampleValue } from '../serve/prometheus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-'));
@@ -50,20 +58,10 @@ describe('serve against a live Hubble source', () => {
       ].join('\n'),
       shared: sharedConfig(db, { flushEvery: 500 }),
     });
-    const logs: string[] = [];
-    const stop = new AbortController();
-    let http: HttpServer | undefined;
-    const running = runServe({
-      config,
-      log: jsonLog((l) => logs.push(l)),
-      signal: stop.signal,
-      onListening: (h) => {
-        http = h;
-      },
-    });
+    const serving = startServing(config);
+    const logs = serving.logs;
     try {
-      await waitFor('listening', () => http);
-      const url = http!.url;
+      const url = (await serving.listening()).url;
       await waitFor('ready', async () => (await getJson(`${url}/readyz`)).status === 200);
       const metrics = async () => parsePrometheus(await (await fetch(`${url}/metrics`)).text());
 
@@ -128,8 +126,7 @@ describe('serve against a live Hubble source', () => {
       assert.equal(wl.body.egress.length, edgesOut.length);
       assert.ok(wl.body.egress.every((e: { flows: number; lastSeen: string }) => e.flows > 0 && e.lastSeen));
     } finally {
-      stop.abort();
-      await running;
+      await serving.stop();
       server.kill();
     }
     // After the stop, the database holds the same graph.

@@ -8,7 +8,14 @@ import { shopScenario } from '../../samples/shop.js';
 import { createAggregator } from '../../src/aggregate/index.js';
 import { runIngest } from '../../src/cli/ingest.js';
 import type { Flow, Graph } from '../../src/model/index.js';
-import type { SharedConfig } from '../../src/serve/index.js';
+import {
+  type HttpServer,
+  jsonLog,
+  type Log,
+  runServe,
+  type ServeConfig,
+  type SharedConfig,
+} from '../../src/serve/index.js';
 import { openStore } from '../../src/store/index.js';
 
 export interface ShopExport {
@@ -70,6 +77,32 @@ export async function waitFor<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Runs the service in this process until stop(): its JSON log lines collect in `logs` unless another log is
+ * given; listening() waits for the HTTP server; stop() aborts and waits for the clean stop (and its error).
+ */
+export function startServing(config: ServeConfig, log?: Log) {
+  const logs: string[] = [];
+  const stop = new AbortController();
+  let http: HttpServer | undefined;
+  const running = runServe({
+    config,
+    log: log ?? jsonLog((l) => logs.push(l)),
+    signal: stop.signal,
+    onListening: (h) => {
+      http = h;
+    },
+  });
+  return {
+    logs,
+    listening: () => waitFor('listening', () => http),
+    async stop() {
+      stop.abort();
+      await running;
+    },
+  };
 }
 
 /** The shared options at their defaults (as the CLI's options table has them), for a database. */

@@ -9,16 +9,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assignSelectors } from '../../src/identity/index.js';
-import { type HttpServer, jsonLog, loadServeConfig, runServe } from '../../src/serve/index.js';
+import { loadServeConfig } from '../../src/serve/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
-import { getJson, type ShopExport, sharedConfig, shopExport, waitFor } from './helpers.js';
+import { getJson, type ShopExport, sharedConfig, shopExport, startServing } from './helpers.js';
 import { parsePrometheus } from './prometheus.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-http-'));
-const logs: string[] = [];
-const stop = new AbortController();
-let running: Promise<void>;
+let serving: ReturnType<typeof startServing>;
 let url: string;
 let shop: ShopExport;
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -39,21 +37,12 @@ before(async () => {
     env: { FW_TEST_TOKEN: TOKEN },
     shared: sharedConfig(shop.db, { flushEvery: 1000, kinds: 'networkpolicy,cilium' }),
   });
-  let http: HttpServer | undefined;
-  running = runServe({
-    config,
-    log: jsonLog((l) => logs.push(l)),
-    signal: stop.signal,
-    onListening: (h) => {
-      http = h;
-    },
-  });
-  url = (await waitFor('listening', () => http)).url;
+  serving = startServing(config);
+  url = (await serving.listening()).url;
 });
 
 after(async () => {
-  stop.abort();
-  await running;
+  await serving.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -180,7 +169,7 @@ describe('serve HTTP', () => {
     const families = parsePrometheus(await res.text());
     for (const name of ['flowwright_edges', 'flowwright_flush_duration_seconds', 'flowwright_http_requests_total'])
       assert.ok(families.has(name), name);
-    assert.ok(logs.length > 0);
-    assert.ok(logs.every((l) => !l.includes(TOKEN) && !l.includes('wrong-token')));
+    assert.ok(serving.logs.length > 0);
+    assert.ok(serving.logs.every((l) => !l.includes(TOKEN) && !l.includes('wrong-token')));
   });
 });
