@@ -164,15 +164,10 @@ export function checkConsistency(
 ): ConsistencyReport {
   const np = compileNetworkPolicies(networkPolicies, inventory);
   const projected = connectionLevel(authorizationPolicies);
-  const ap = compileAuthorizationPolicies(projected, {
-    rootNamespace: opts.rootNamespace ?? 'istio-system',
-    trustDomain: opts.trustDomain,
-  });
+  const mesh = { rootNamespace: opts.rootNamespace ?? 'istio-system', trustDomain: opts.trustDomain };
+  const ap = compileAuthorizationPolicies(projected, mesh);
   const npAny = compileNetworkPolicies(anyPortNetworkPolicies(networkPolicies), inventory);
-  const apAny = compileAuthorizationPolicies(anyPortAuthorizationPolicies(projected), {
-    rootNamespace: opts.rootNamespace ?? 'istio-system',
-    trustDomain: opts.trustDomain,
-  });
+  const apAny = compileAuthorizationPolicies(anyPortAuthorizationPolicies(projected), mesh);
   const pods = representatives(inventory);
   const report: ConsistencyReport = {
     checked: 0,
@@ -211,12 +206,7 @@ export function checkConsistency(
         continue;
       }
       for (const port of ports) {
-        const conn = {
-          src: { kind: 'pod', pod: src.pod },
-          dst: { kind: 'pod', pod: dst.pod },
-          protocol: 'TCP',
-          port,
-        } as const;
+        const conn = { ...pair, port };
         report.checked++;
         const l4 = evaluateConnection(np, conn, { detail: false });
         const l7 = evaluateRequest(ap, dst.pod, { conn, http: false });
