@@ -1,5 +1,4 @@
 // The relay collector's parts (address syntax, filters, backoff, TLS file errors) and its central promise:
-
 // a flow read over gRPC and the same flow read from `hubble observe -o json` become identical records.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
