@@ -19,7 +19,7 @@ const TARGET_RSS_MB = 300;
 
 const { values } = parseArgs({
   options: {
-    flows: { type: 'string', default: '1000000' },
+    flows: { type: 'string' },
     seed: { type: 'string', default: '7' },
     runs: { type: 'string', default: '1' },
     'skip-build': { type: 'boolean', default: false },
@@ -42,8 +42,7 @@ if (values.help) {
   process.exit(0);
 }
 // The Kafka benchmark produces every flow to a broker: 200,000 unless --flows says otherwise.
-const flowsGiven = process.argv.some((a) => a === '--flows' || a.startsWith('--flows='));
-const flows = Number(values.kafka && !flowsGiven ? '200000' : values.flows);
+const flows = Number(values.flows ?? (values.kafka ? '200000' : '1000000'));
 const runs = Math.max(1, Number(values.runs));
 if (!Number.isSafeInteger(flows) || flows < 1) fail(`--flows: not a positive integer: ${values.flows}`);
 
