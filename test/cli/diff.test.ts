@@ -15,9 +15,11 @@ describe('flowwright diff', () => {
     dir = await workspace();
   });
   after(() => removeWorkspace(dir));
+  /** `flowwright diff` of the learned shop against the copied existing set, with more arguments. */
+  const diff = (...args: string[]) => flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', ...args]);
 
   it('prints the semantic diff as a table by default (mode additive)', () => {
-    const r = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing']);
+    const r = diff();
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     assert.match(r.stdout, /^Mode additive: 9 existing NetworkPolicies against 10 proposed NetworkPolicies/);
     assert.match(
@@ -28,17 +30,7 @@ describe('flowwright diff', () => {
   });
 
   it('writes a unified diff that git apply turns into the tightened set', () => {
-    const r = flowwright(dir, [
-      'diff',
-      '--db',
-      'shop.db',
-      '--existing',
-      'existing',
-      '--mode',
-      'tighten',
-      '--format',
-      'yaml-diff',
-    ]);
+    const r = diff('--mode', 'tighten', '--format', 'yaml-diff');
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     const apply = spawnSync('git', ['apply', '-p1', '-'], { cwd: dir, input: r.stdout, encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
@@ -50,16 +42,7 @@ describe('flowwright diff', () => {
     // Applied, the set covers all observed traffic, and a second tighten has nothing left to do.
     const v = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'existing']);
     assert.equal(v.code, EXIT_CODES.ok, v.stdout);
-    const again = flowwright(dir, [
-      'diff',
-      '--db',
-      'shop.db',
-      '--existing',
-      'existing',
-      '--mode',
-      'tighten',
-      '--exit-code',
-    ]);
+    const again = diff('--mode', 'tighten', '--exit-code');
     assert.equal(again.code, EXIT_CODES.ok, again.stdout);
     assert.match(
       again.stdout,
@@ -68,39 +51,18 @@ describe('flowwright diff', () => {
   });
 
   it('--exit-code exits 1 when files would change; JSON and Markdown formats', () => {
-    const r = flowwright(dir, [
-      'diff',
-      '--db',
-      'shop.db',
-      '--existing',
-      'existing',
-      '--mode',
-      'replace',
-      '--format',
-      'json',
-      '--exit-code',
-    ]);
+    const r = diff('--mode', 'replace', '--format', 'json', '--exit-code');
     assert.equal(r.code, EXIT_CODES.finding);
     assert.match(r.stderr, /file\(s\) would change/);
     const json = JSON.parse(r.stdout);
     assert.equal(json.mode, 'replace');
     assert.equal(json.summary.newlyDeniedObserved, 0);
-    const md = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--format', 'markdown']);
+    const md = diff('--format', 'markdown');
     assert.match(md.stdout, /^### flowwright policy diff \(mode `additive`\)/);
   });
 
   it('--unused-for marks rules whose last match is older as unused', () => {
-    const r = flowwright(dir, [
-      'diff',
-      '--db',
-      'shop.db',
-      '--existing',
-      'existing',
-      '--unused-for',
-      '1h',
-      '--format',
-      'json',
-    ]);
+    const r = diff('--unused-for', '1h', '--format', 'json');
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     const json = JSON.parse(r.stdout);
     assert.ok(json.unusedSince);
@@ -108,11 +70,8 @@ describe('flowwright diff', () => {
   });
 
   it('rejects a bad mode, a bad duration and a missing --existing with exit 2', () => {
-    assert.equal(
-      flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--mode', 'merge']).code,
-      EXIT_CODES.usage,
-    );
-    const d = flowwright(dir, ['diff', '--db', 'shop.db', '--existing', 'existing', '--unused-for', 'soon']);
+    assert.equal(diff('--mode', 'merge').code, EXIT_CODES.usage);
+    const d = diff('--unused-for', 'soon');
     assert.equal(d.code, EXIT_CODES.usage);
     assert.match(d.stderr, /--unused-for: expected a duration like 30s, 15m, 24h or 7d/);
     assert.equal(flowwright(dir, ['diff', '--db', 'shop.db']).code, EXIT_CODES.usage);

@@ -8,16 +8,7 @@ import { type DiffMode, type DiffReport, diffPolicies, verifyPolicies } from '..
 import { conn, EXISTING_DIR, type Shop, shop } from './shop.js';
 
 function diff(s: Shop, mode: DiffMode, extra: { unusedForMs?: number } = {}): DiffReport {
-  return diffPolicies(
-    {
-      graph: s.graph,
-      inventory: s.inventory,
-      existing: s.existing,
-      existingFiles: s.existingFiles,
-      proposal: s.proposal,
-    },
-    { mode, outDir: EXISTING_DIR, ...extra },
-  );
+  return diffPolicies(s, { mode, outDir: EXISTING_DIR, ...extra });
 }
 
 /** The proposed set as files: the existing files, with the report's file changes applied. */

@@ -13,8 +13,11 @@ import {
   type VerifyFormat,
   verifyPolicies,
 } from '../../src/review/index.js';
-import { assertGolden } from './golden.js';
+import { goldenIn } from '../policy/golden.js';
 import { EXISTING_DIR, shop } from './shop.js';
+
+/** The golden files sit beside these tests. */
+const assertGolden = goldenIn(import.meta.dirname);
 
 const EXT: Record<string, string> = { table: 'txt', markdown: 'md', json: 'json', 'yaml-diff': 'diff' };
 
@@ -38,14 +41,7 @@ describe('verify renderers', async () => {
 });
 
 describe('diff renderers', async () => {
-  const s = await shop();
-  const input = {
-    graph: s.graph,
-    inventory: s.inventory,
-    existing: s.existing,
-    existingFiles: s.existingFiles,
-    proposal: s.proposal,
-  };
+  const input = await shop();
   const tighten = diffPolicies(input, { mode: 'tighten', outDir: EXISTING_DIR });
   for (const format of DIFF_FORMATS) {
     it(`renders --format ${format}`, () => {

@@ -10,13 +10,13 @@ import { loadProposalGraph } from '../../src/cli/propose.js';
 import type { Graph } from '../../src/model/index.js';
 import {
   emptyLoaded,
-  type Inventory,
   inventoryFromGraph,
   type LoadedPolicies,
   loadPolicyFiles,
   mergeLoaded,
   parsePolicyText,
 } from '../../src/policy/index.js';
+import type { DiffInput } from '../../src/review/index.js';
 import {
   DEFAULT_PROPOSAL_OPTIONS,
   type Proposal,
@@ -50,14 +50,10 @@ export function sampleGraph(): Promise<Graph> {
   return sample;
 }
 
-export interface Shop {
-  graph: Graph;
-  inventory: Inventory;
-  proposal: Proposal;
+/** The input of a diff of the existing set against the proposal, and the proposal as a policy set. */
+export interface Shop extends DiffInput {
   /** The proposal's files, loaded back as a policy set. */
   proposed: LoadedPolicies;
-  existing: LoadedPolicies;
-  existingFiles: Map<string, string>;
 }
 
 export function loadProposal(proposal: Proposal): LoadedPolicies {
