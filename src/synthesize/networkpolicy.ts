@@ -22,6 +22,7 @@ import {
   isDnsEdge,
   kubeDnsTest,
   MANAGED_BY_LABELS,
+  NAMESPACE_NAME_LABEL,
   namespacePath,
   policyTargets,
   selectorText,
@@ -31,8 +32,6 @@ import {
 
 const API_VERSION = 'networking.k8s.io/v1';
 const KIND = 'NetworkPolicy';
-/** Set by Kubernetes on every namespace: the one namespace label that can be relied on. */
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const DEFAULT_DENY_NAME = 'default-deny';
 /** NetworkPolicy ports cover these protocols only. */
 const PORT_PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);

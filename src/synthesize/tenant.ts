@@ -11,7 +11,7 @@
 //   - AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1), one per tenant with an explicit priority:
 //     Allow the exceptions, Deny other tenants; what matches neither is left to NetworkPolicy.
 import { type Graph, usageError } from '../model/index.js';
-import { calicoNamespaceSelector, calicoQuote, calicoSelector, isLabelKey } from './calico.js';
+import { CALICO_NAMESPACE_LABEL, calicoNamespaceSelector, calicoQuote, calicoSelector, isLabelKey } from './calico.js';
 import { compareStrings, selectEdges } from './edges.js';
 import { edgeEvidence } from './evidence.js';
 import {
@@ -22,14 +22,13 @@ import {
   type ProposalSummary,
   type YamlComment,
 } from './types.js';
-import { isDnsEdge, kubeDnsTest, MANAGED_BY_LABELS } from './workloads.js';
+import { DNS_PORT, isDnsEdge, kubeDnsTest, MANAGED_BY_LABELS, NAMESPACE_NAME_LABEL } from './workloads.js';
 
 export const TENANT_TIER = 'flowwright-tenants';
 export const TENANT_TIER_ORDER = 100;
 export const TENANT_POLICY_ORDER = 100;
 /** AdminNetworkPolicy priorities of the tenants start here (lower wins; 0-1000). */
 export const TENANT_ANP_PRIORITY = 50;
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const SHARED_NAMESPACES = ['kube-node-lease', 'kube-public', 'kube-system'];
 
 export type TenantOptions = Pick<PoliciesOptions, 'minFlows' | 'allowDropped' | 'tenantLabel'>;
@@ -135,8 +134,8 @@ export function proposeTenantBaseline(graph: Graph, opts: TenantOptions): Propos
     }
     const ports = isDnsEdge(e, isDns)
       ? [
-          { protocol: 'UDP', port: 53 },
-          { protocol: 'TCP', port: 53 },
+          { protocol: 'UDP', port: DNS_PORT },
+          { protocol: 'TCP', port: DNS_PORT },
         ]
       : [{ protocol: e.protocol, port: e.port }];
     for (const p of ports) if (!ex.ports.some((x) => x.protocol === p.protocol && x.port === p.port)) ex.ports.push(p);
@@ -168,12 +167,12 @@ function calicoTenantSelector(label: string, tenant: string, namespaces: string[
   if (label) return `${label} == ${calicoQuote(tenant)}`;
   return namespaces.length === 1
     ? calicoNamespaceSelector(namespaces[0])
-    : `projectcalico.org/name in {${namespaces.map(calicoQuote).join(', ')}}`;
+    : `${CALICO_NAMESPACE_LABEL} in {${namespaces.map(calicoQuote).join(', ')}}`;
 }
 
 function calicoOthers(label: string, tenant: string): string {
   if (label) return `has(${label}) && ${label} != ${calicoQuote(tenant)}`;
-  return `projectcalico.org/name != ${calicoQuote(tenant)} && !(projectcalico.org/name starts with 'kube-')`;
+  return `${CALICO_NAMESPACE_LABEL} != ${calicoQuote(tenant)} && !(${CALICO_NAMESPACE_LABEL} starts with 'kube-')`;
 }
 
 function calicoFile(tenants: Map<string, string[]>, exceptions: Exception[], label: string): ProposalFile {

@@ -10,6 +10,8 @@ import type { L7Level, ProposalOptions, ProposalSummary } from './types.js';
 
 export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
 export const DNS_PORT = 53;
+/** Set by Kubernetes on every namespace: the one namespace label that can be relied on. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export type WorkloadNode = PeerNode & {
   peer: { type: 'workload'; cluster?: string; namespace: string; name: string; kind: string };
