@@ -8,7 +8,7 @@
 // own checkpoints (where its source was read to) in its --db.
 import { type Command, Option } from 'commander';
 import { createAggregator } from '../aggregate/index.js';
-import { type GoldmaneOptions, streamGoldmaneFlows } from '../collect/calico/goldmane.js';
+import { streamGoldmaneFlows } from '../collect/calico/goldmane.js';
 import { type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
 import { readFlowFiles } from '../collect/index.js';
 import {
@@ -250,28 +250,15 @@ function shipSourceBatches(
   }
   if (!opts.address) throw usageError(`--from ${opts.from} needs --${opts.from} <host:port>`);
   const previous = store.getCheckpoint(`${opts.from}:${opts.address}`);
-  if (opts.from === 'goldmane') {
-    const g: GoldmaneOptions = {
-      address: opts.address,
-      tls: opts.tls,
-      follow,
-      resumeAfter: previous?.position,
-      namespaces: opts.namespaces,
-      signal: stop.signal,
-    };
-    return streamGoldmaneFlows(g, stats);
-  }
-  return streamRelayFlows(
-    {
-      address: opts.address,
-      tls: opts.tls,
-      follow,
-      resumeAfter: previous?.position,
-      namespaces: opts.namespaces,
-      signal: stop.signal,
-    },
-    stats,
-  );
+  const live = {
+    address: opts.address,
+    tls: opts.tls,
+    follow,
+    resumeAfter: previous?.position,
+    namespaces: opts.namespaces,
+    signal: stop.signal,
+  };
+  return opts.from === 'goldmane' ? streamGoldmaneFlows(live, stats) : streamRelayFlows(live, stats);
 }
 
 export function formatShipSummary(s: ShipSummary): string {
