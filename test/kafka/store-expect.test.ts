@@ -4,35 +4,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { GraphDelta } from '../../src/model/index.js';
 import { openStore } from '../../src/store/index.js';
-import { api, sighting, T0, tempDir, web } from '../store/helpers.js';
+import { api, delta, edge, HOUR, sighting, T0, tempDir, web } from '../store/helpers.js';
 
-function delta(position: string): GraphDelta {
-  return {
+/** Three forwarded flows web → api, stored with the partition's next offset `position`. */
+function batch(position: string): GraphDelta {
+  return delta({
     peers: [sighting(web, T0), sighting(api, T0)],
-    pods: [],
-    edges: [
-      {
-        src: 'shop/Deployment/web',
-        dst: 'shop/Deployment/api',
-        protocol: 'TCP',
-        port: 8080,
-        flows: 3,
-        verdicts: { forwarded: 3 },
-        firstSeen: T0,
-        lastSeen: T0,
-        hours: [{ hour: T0 / 3_600_000, flows: 3, verdicts: { forwarded: 3 } }],
-        http: [],
-        httpOverflow: 0,
-        dnsNames: [],
-        dnsOverflow: 0,
-        kafkaTopics: [],
-        dropReasons: [],
-        policies: [],
-        services: [],
-      },
-    ],
+    edges: [edge(web, api, 8080, [{ hour: T0 / HOUR, flows: 3 }])],
     checkpoints: [{ source: 'kafka:g:flows:0', position }],
-  };
+  });
 }
 
 test('applyDeltaIf writes only while the checkpoint is where the batch started', (t) => {
@@ -41,21 +21,21 @@ test('applyDeltaIf writes only while the checkpoint is where the batch started',
   const source = 'kafka:g:flows:0';
 
   // Nothing stored yet: a batch that expects "none" is written.
-  assert.equal(store.applyDeltaIf(delta('10'), [{ source, position: undefined }]), true);
+  assert.equal(store.applyDeltaIf(batch('10'), [{ source, position: undefined }]), true);
   assert.equal(store.getCheckpoint(source)?.position, '10');
   assert.equal(store.counts().flows, 3);
 
   // A second member that also started from "none" (it lost the partition meanwhile) writes nothing.
-  assert.equal(store.applyDeltaIf(delta('12'), [{ source, position: undefined }]), false);
+  assert.equal(store.applyDeltaIf(batch('12'), [{ source, position: undefined }]), false);
   assert.equal(store.getCheckpoint(source)?.position, '10');
   assert.equal(store.counts().flows, 3);
 
   // Neither does one that expects an older position.
-  assert.equal(store.applyDeltaIf(delta('14'), [{ source, position: '7' }]), false);
+  assert.equal(store.applyDeltaIf(batch('14'), [{ source, position: '7' }]), false);
   assert.equal(store.counts().flows, 3);
 
   // The member that continues from 10 writes.
-  assert.equal(store.applyDeltaIf(delta('20'), [{ source, position: '10' }]), true);
+  assert.equal(store.applyDeltaIf(batch('20'), [{ source, position: '10' }]), true);
   assert.equal(store.getCheckpoint(source)?.position, '20');
   assert.equal(store.counts().flows, 6);
 });
