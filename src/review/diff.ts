@@ -550,7 +550,13 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
       for (const p of pod.ports) addPort(pod.workload, p.protocol, p.port);
   }
   addRulePorts(graph, resolve, [existingCompiled, proposed], addPort);
-  const peers = [...graph.peers.keys()].sort().filter((k) => !('unsupported' in resolve(k)));
+  // The placeable peers, each with the endpoints it is evaluated as (sliced once, not per pair).
+  const variants = new Map<string, EvalEndpoint[]>();
+  for (const k of [...graph.peers.keys()].sort()) {
+    const r = resolve(k);
+    if (!('unsupported' in r)) variants.set(k, r.endpoints.slice(0, maxVariants));
+  }
+  const peers = [...variants.keys()];
   const isWorkload = (k: string) => graph.peers.get(k)?.peer.type === 'workload';
   const report: DiffReport = {
     schemaVersion: DIFF_SCHEMA_VERSION,
@@ -586,10 +592,10 @@ export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
   const destinations = peers.filter((k) => portsByDst.has(k));
   report.universe.destinations = destinations.length;
   for (const src of peers) {
-    const srcs = (resolve(src) as { endpoints: EvalEndpoint[] }).endpoints.slice(0, maxVariants);
+    const srcs = variants.get(src)!;
     for (const dst of destinations) {
       if (src === dst || (!isWorkload(src) && !isWorkload(dst))) continue;
-      const dsts = (resolve(dst) as { endpoints: EvalEndpoint[] }).endpoints.slice(0, maxVariants);
+      const dsts = variants.get(dst)!;
       // Same policies at both ends in both sets: the decision cannot change. Such pairs are only
       // evaluated when observed, which keeps additive and tighten diffs proportional to what changes.
       const same = unchanged(srcs, 'egress') && unchanged(dsts, 'ingress');
