@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 import { EXIT_CODES } from '../../src/model/index.js';
 
@@ -219,9 +220,7 @@ describe('--help', () => {
 });
 
 function readFirstFlowLine(): string {
-  const lines = spawnSync('gzip', ['-dc', SAMPLE], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout.split(
-    '\n',
-  );
+  const lines = gunzipSync(readFileSync(SAMPLE)).toString('utf8').split('\n');
   const line = lines.find((l) => l.includes('"flow"') && l.includes('"is_reply":false'));
   assert.ok(line, 'the sample has a request flow');
   return line;
