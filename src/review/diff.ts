@@ -51,7 +51,7 @@ import {
   placeEdge,
   type Resolved,
 } from './endpoints.js';
-import { decideEdge, type EdgeRef, type VerifyOptions } from './verify.js';
+import { DEFAULT_MAX_VARIANTS, decideEdge, type EdgeRef, type VerifyOptions } from './verify.js';
 
 export const DIFF_SCHEMA_VERSION = 1;
 
@@ -330,6 +330,11 @@ function additions(
   return out;
 }
 
+/** Where a policy's spec is in its YAML document: under `items[i]` for a kubectl List. */
+function specPath(s: PolicySource): Array<string | number> {
+  return s.item !== undefined ? ['items', s.item, 'spec'] : ['spec'];
+}
+
 /** Deletes the listed rules from the YAML text of one file, keeping everything else as written. */
 function deleteRules(text: string, removals: RuleUsage[], policies: NetworkPolicy[]): string {
   const docs = parseAllDocuments(text);
@@ -339,16 +344,14 @@ function deleteRules(text: string, removals: RuleUsage[], policies: NetworkPolic
   for (const r of sorted) {
     const doc = list[r.source.document - 1];
     if (!doc) continue;
-    const prefix = r.source.item !== undefined ? ['items', r.source.item, 'spec'] : ['spec'];
-    doc.deleteIn([...prefix, r.direction, r.rule]);
+    doc.deleteIn([...specPath(r.source), r.direction, r.rule]);
   }
   for (const p of policies) {
     // With policyTypes left to the default, emptying spec.egress would stop isolating for egress
     // (more allowed, not less): write the types out.
     const doc = list[p.source.document - 1];
     if (!p.policyTypesDefaulted || !doc) continue;
-    const prefix = p.source.item !== undefined ? ['items', p.source.item, 'spec'] : ['spec'];
-    doc.setIn([...prefix, 'policyTypes'], [...p.policyTypes]);
+    doc.setIn([...specPath(p.source), 'policyTypes'], [...p.policyTypes]);
   }
   return list.map((d) => d.toString({ lineWidth: 0, flowCollectionPadding: false })).join('');
 }
@@ -445,7 +448,7 @@ function observedOf(e: Edge | undefined): Observed | null {
 /** Compares the existing set with the proposal (shaped by the mode) over the observed universe. */
 export function diffPolicies(input: DiffInput, opts: DiffOptions): DiffReport {
   const { graph, inventory } = input;
-  const maxVariants = opts.maxVariants ?? 8;
+  const maxVariants = opts.maxVariants ?? DEFAULT_MAX_VARIANTS;
   const resolve = endpointResolver(graph, inventory);
   const notes: string[] = [];
   const existingCompiled = compileNetworkPolicies(input.existing.networkPolicies, inventory);

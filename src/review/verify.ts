@@ -24,12 +24,14 @@ import { endpointResolver, type PlacedEdge, peerDisplayName, placeEdge } from '.
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
+export const DEFAULT_MAX_VARIANTS = 8;
+
 export interface VerifyOptions {
   /** Istio's root namespace: AuthorizationPolicies there apply mesh-wide. Default `istio-system`. */
   rootNamespace?: string;
   /** Trust domain of SPIFFE principals derived from service accounts. Default `cluster.local`. */
   trustDomain?: string;
-  /** Pod variants tried per end of an edge (distinct label sets of a workload's pods). Default 8. */
+  /** Pod variants tried per end of an edge (distinct label sets of a workload's pods). Default DEFAULT_MAX_VARIANTS (8). */
   maxVariants?: number;
 }
 
@@ -213,7 +215,7 @@ export function verifyPolicies(
 ): VerifyReport {
   const compiled = compilePolicySet(policies, inventory, opts);
   const resolve = endpointResolver(graph, inventory);
-  const maxVariants = opts.maxVariants ?? 8;
+  const maxVariants = opts.maxVariants ?? DEFAULT_MAX_VARIANTS;
   const warnings = new Set<string>();
   const totals: VerifyTotals = {
     edges: graph.edges.length,
