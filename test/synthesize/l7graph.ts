@@ -2,7 +2,7 @@
 // and HTTP detail on frontend -> orders with ID-bearing paths.
 import assert from 'node:assert/strict';
 import type { Graph, HttpEvidence } from '../../src/model/index.js';
-import { KEYS, shopGraph } from './shop.js';
+import { KEYS, shopGraphWithIps } from './shop.js';
 
 const T = Date.parse('2026-11-01T12:00:00Z');
 const http = (method: string, path: string, count = 5): HttpEvidence => ({
@@ -16,11 +16,8 @@ const http = (method: string, path: string, count = 5): HttpEvidence => ({
 
 /** The shop with pod IPs and service accounts, and HTTP detail on frontend → orders. */
 export function l7Graph(): Graph {
-  const graph = shopGraph();
-  graph.pods.forEach((p, i) => {
-    p.ips = [`10.244.0.${i + 10}`];
-    p.serviceAccount = p.workload.split('/')[2];
-  });
+  const graph = shopGraphWithIps();
+  for (const p of graph.pods) p.serviceAccount = p.workload.split('/')[2];
   // In shop.ts legacy's pods carry orders' label, which a real selector choice would never allow for
   // orders (a selector selects exactly its workload's pods): give them no labels at all instead.
   const legacy = graph.pods.find((p) => p.workload === KEYS.legacy);

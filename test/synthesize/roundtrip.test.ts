@@ -12,16 +12,7 @@ import {
 } from '../../src/policy/index.js';
 import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies } from '../../src/synthesize/index.js';
 import { podOf as podOfInventory, readBack } from './readback.js';
-import { KEYS, shopGraph } from './shop.js';
-
-/** The shop graph with one pod IP per workload, so the evaluator can place pods. */
-function graphWithIps(): Graph {
-  const graph = shopGraph();
-  graph.pods.forEach((p, i) => {
-    p.ips = [`10.244.0.${i + 10}`];
-  });
-  return graph;
-}
+import { KEYS, shopGraphWithIps } from './shop.js';
 
 function load(graph: Graph, opts = DEFAULT_PROPOSAL_OPTIONS) {
   const proposal = proposeNetworkPolicies(graph, opts);
@@ -36,13 +27,13 @@ function podOf(inventory: ReturnType<typeof inventoryFromGraph>, workload: strin
 
 describe('proposal read back by the NetworkPolicy engine', () => {
   it('loads every file as a valid NetworkPolicy', () => {
-    const { loaded } = load(graphWithIps());
+    const { loaded } = load(shopGraphWithIps());
     assert.deepEqual(loaded.issues, []);
     assert.equal(loaded.networkPolicies.length, 8);
   });
 
   it('allows exactly the observed connections', () => {
-    const graph = graphWithIps();
+    const graph = shopGraphWithIps();
     const { compiled, inventory } = load(graph);
     const pod = (key: string) => podOf(inventory, key);
     const allowed = (src: EvalEndpoint, dst: EvalEndpoint, protocol: Connection['protocol'], port: number) =>
@@ -68,7 +59,7 @@ describe('proposal read back by the NetworkPolicy engine', () => {
   });
 
   it('widens external peers by --cidr-prefix and --allow-dropped opens the dropped edge', () => {
-    const graph = graphWithIps();
+    const graph = shopGraphWithIps();
     const { compiled, inventory } = load(graph, { ...DEFAULT_PROPOSAL_OPTIONS, cidrPrefixV4: 24, allowDropped: true });
     const conn = (dst: EvalEndpoint, port: number): Connection => ({
       src: podOf(inventory, KEYS.payments),

@@ -156,3 +156,12 @@ export function shopGraph(): Graph {
   ];
   return { peers: new Map(nodes.map((n) => [n.key, n])), pods, edges, window: {} };
 }
+
+/** The shop with one IP per pod, so the policy engine can place the pods. */
+export function shopGraphWithIps(): Graph {
+  const graph = shopGraph();
+  graph.pods.forEach((p, i) => {
+    p.ips = [`10.244.0.${i + 10}`];
+  });
+  return graph;
+}
