@@ -178,7 +178,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       src.map((s) => ({ labels: { source: s.name, type: s.type }, value: value(s) }));
     const counts = service.store.counts();
     const lag = src.flatMap((s) =>
-      [...(s.lag ?? []), ...(s.kafka?.lag.values() ?? [])].map((l) => ({
+      [...(s.kafka?.lag.values() ?? [])].map((l) => ({
         labels: { source: s.name, topic: l.topic, partition: String(l.partition) },
         value: l.lag,
       })),

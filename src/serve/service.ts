@@ -40,9 +40,7 @@ export interface SourceStatus {
   reconnects: number;
   lastError?: string;
   lastConnectedAt?: number;
-  /** Consumer lag per topic/partition, for sources that have one (Kafka). */
-  lag?: Array<{ topic: string; partition: number; lag: number }>;
-  /** Kafka sources: the consumer's counters (poison messages, rebalances, ...). */
+  /** Kafka sources: the consumer's counters (poison messages, rebalances, lag per partition, ...). */
   kafka?: KafkaCounters;
 }
 
@@ -79,8 +77,6 @@ export interface Service {
   readonly counters: {
     flushes: number;
     flushErrors: number;
-    /** Deltas taken from the aggregator but not yet written (a failing disk): retried in order. */
-    unwritten: () => number;
     pruned: number;
     replies: () => number;
     /** Flows that became edge evidence (replies excluded). */
@@ -201,7 +197,6 @@ export function startService(opts: ServiceOptions): Service {
   const counters: Service['counters'] = {
     flushes: 0,
     flushErrors: 0,
-    unwritten: () => unwritten.length,
     pruned: 0,
     replies: () => aggregator.stats.replies + sumKafka('replies'),
     dependencies: () => aggregator.stats.flows + sumKafka('flows'),
@@ -261,13 +256,46 @@ export function startService(opts: ServiceOptions): Service {
     reconnects: 0,
   }));
 
-  const runSource = async (source: SourceConfig, status: SourceStatus) => {
+  /**
+   * Runs one source until the service stops: `attempt` streams until it fails or ends, calling `progress`
+   * whenever something arrived (the backoff starts over); each failure waits with backoff and runs it again.
+   */
+  const supervise = async (
+    source: SourceConfig,
+    status: SourceStatus,
+    ended: string,
+    attempt: (progress: () => void) => Promise<unknown>,
+    failed: (error: string, retryInMs: number) => void,
+  ) => {
     let failures = 0;
+    const progress = () => {
+      failures = 0;
+    };
+    while (!stop.signal.aborted) {
+      try {
+        await attempt(progress);
+        if (stop.signal.aborted) break;
+        throw new Error(ended);
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        failures++;
+        const retryInMs = retryDelay(source.reconnect, failures);
+        failed(describeError(err), retryInMs);
+        await sleep(retryInMs, stop.signal);
+      }
+    }
+    status.state = 'stopped';
+  };
+
+  const runSource = (source: SourceConfig, status: SourceStatus) => {
     // The last position handed over in this process: the aggregator (or a delta waiting for a disk that
     // failed) holds everything up to it, so a restart continues there, not at the possibly older stored one.
     let handedOver: string | undefined;
-    while (!stop.signal.aborted) {
-      try {
+    return supervise(
+      source,
+      status,
+      'the stream ended',
+      async (progress) => {
         const resumeAfter = handedOver ?? store.getCheckpoint(status.checkpoint)?.position;
         const batches = openers[source.type]!(source, {
           stats: status.stats,
@@ -277,7 +305,7 @@ export function startService(opts: ServiceOptions): Service {
           log,
         });
         for await (const batch of batches) {
-          failures = 0;
+          progress();
           aggregator.add(batch.flows);
           if (batch.checkpoint) {
             aggregator.setCheckpoint(batch.checkpoint);
@@ -285,32 +313,28 @@ export function startService(opts: ServiceOptions): Service {
           }
           if (aggregator.pending().flows >= config.flushEvery) flush();
         }
-        if (stop.signal.aborted) break;
-        throw new Error('the stream ended');
-      } catch (err) {
-        if (stop.signal.aborted) break;
-        // The collectors retry connection failures themselves; what reaches here is a refusal or a bug.
-        failures++;
-        const retryInMs = retryDelay(source.reconnect, failures);
+      },
+      // The collectors retry connection failures themselves; what reaches here is a refusal or a bug.
+      (error, retryInMs) => {
         status.state = 'failed';
-        status.lastError = describeError(err);
+        status.lastError = error;
         status.reconnects++;
-        log('error', 'source failed; restarting it', { source: status.name, error: status.lastError, retryInMs });
-        await sleep(retryInMs, stop.signal);
-      }
-    }
-    status.state = 'stopped';
+        log('error', 'source failed; restarting it', { source: status.name, error, retryInMs });
+      },
+    );
   };
 
-  const runKafka = async (source: KafkaSource, status: SourceStatus) => {
+  const runKafka = (source: KafkaSource, status: SourceStatus) => {
     const agg = createAggregator();
     kafkaAggregators.push(agg);
     const counters = emptyKafkaCounters();
     status.kafka = counters;
-    let failures = 0;
-    while (!stop.signal.aborted) {
-      try {
-        await consumeKafka({
+    return supervise(
+      source,
+      status,
+      'the consumer stopped',
+      (progress) =>
+        consumeKafka({
           connection: source.connection,
           groupId: source.groupId,
           topics: source.topics,
@@ -328,7 +352,7 @@ export function startService(opts: ServiceOptions): Service {
               return store.getCheckpoint(checkpoint)?.position;
             },
             write: (batch) => {
-              failures = 0;
+              progress();
               const started = performance.now();
               agg.add(batch.flows);
               agg.setCheckpoint(batch.checkpoint);
@@ -343,21 +367,9 @@ export function startService(opts: ServiceOptions): Service {
               }
             },
           },
-        });
-        if (stop.signal.aborted) break;
-        throw new Error('the consumer stopped');
-      } catch (err) {
-        if (stop.signal.aborted) break;
-        failures++;
-        const retryInMs = retryDelay(source.reconnect, failures);
-        status.state = 'reconnecting';
-        status.reconnects++;
-        status.lastError = describeError(err);
-        log('warn', 'source disconnected', { source: status.name, error: status.lastError, retryInMs });
-        await sleep(retryInMs, stop.signal);
-      }
-    }
-    status.state = 'stopped';
+        }),
+      (error, retryInMs) => disconnected(status, error, retryInMs, log),
+    );
   };
 
   const loops = config.sources.map((s, i) =>
