@@ -6,7 +6,7 @@ import { externalCidr } from '../identity/index.js';
 import type { Graph } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence, peerDisplay } from './evidence.js';
-import { dnsWithoutEgressNote, finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
+import { finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
 import { emptySummary, type PoliciesOptions, type Proposal, type ProposalFile, type YamlComment } from './types.js';
 import {
   DNS_PORT,
@@ -15,6 +15,7 @@ import {
   policyTargets,
   type Target,
   widenedCidr,
+  workloadFiles,
   workloadMetadata,
 } from './workloads.js';
 
@@ -112,17 +113,7 @@ export function proposeCalicoPolicies(graph: Graph, opts: CalicoOptions): Propos
     if (src) addSide(ctx, src, 'egress', r);
     if (dst) addSide(ctx, dst, 'ingress', r);
   }
-  const files: ProposalFile[] = [];
-  for (const draft of drafts.values()) {
-    if (draft.egress.size === 0 && ctx.isDns(draft.target.node.key))
-      ctx.notes.add(dnsWithoutEgressNote(draft.target.node.key));
-    const { file, rules } = policyFile(ctx, draft);
-    files.push(file);
-    summary.rules += rules;
-  }
-  summary.workloads = files.length;
-  summary.policies = files.length;
-  files.sort((a, b) => compareStrings(a.path, b.path));
+  const files = workloadFiles(summary, ctx, drafts.values(), (draft) => policyFile(ctx, draft));
   finishSummary(summary, ctx);
   return { files, summary };
 }

@@ -9,7 +9,7 @@ import { externalCidr } from '../identity/index.js';
 import type { Edge, Graph, ReservedEntity } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence } from './evidence.js';
-import { dnsWithoutEgressNote, finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
+import { finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
 import { templateRegex } from './paths.js';
 import {
   emptySummary,
@@ -30,6 +30,7 @@ import {
   selectorText,
   type Target,
   widenedCidr,
+  workloadFiles,
   workloadMetadata,
 } from './workloads.js';
 
@@ -121,17 +122,7 @@ export function proposeCiliumPolicies(graph: Graph, opts: CiliumOptions): Propos
     if (src) addSide(ctx, src, 'egress', r, undefined);
     if (dst) addSide(ctx, dst, 'ingress', r, l7?.rules);
   }
-  const files: ProposalFile[] = [];
-  for (const draft of drafts.values()) {
-    if (draft.egress.size === 0 && ctx.isDns(draft.target.node.key))
-      ctx.notes.add(dnsWithoutEgressNote(draft.target.node.key));
-    const { file, rules } = policyFile(ctx, draft);
-    files.push(file);
-    summary.rules += rules;
-  }
-  summary.workloads = files.length;
-  summary.policies = files.length;
-  files.sort((a, b) => compareStrings(a.path, b.path));
+  const files = workloadFiles(summary, ctx, drafts.values(), (draft) => policyFile(ctx, draft));
   finishSummary(summary, ctx);
   return { files, summary };
 }

@@ -5,8 +5,9 @@ import { externalCidr, isKubeDns } from '../identity/index.js';
 import type { Edge, Graph, PeerNode } from '../model/index.js';
 import { compareStrings, type RuleEdge } from './edges.js';
 import { generatedFrom } from './evidence.js';
+import { dnsWithoutEgressNote } from './notes.js';
 import { templatePaths } from './paths.js';
-import type { L7Level, ProposalOptions, ProposalSummary } from './types.js';
+import type { L7Level, ProposalFile, ProposalOptions, ProposalSummary } from './types.js';
 
 export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
 export const DNS_PORT = 53;
@@ -92,6 +93,29 @@ export function workloadMetadata(
       'flowwright.io/generated-from': generatedFrom(graph.window, rules),
     },
   };
+}
+
+/**
+ * The per-workload files of a kind (Calico, Cilium) in path order, counted into the summary; a DNS server
+ * whose policy allows no egress is noted before its file is made.
+ */
+export function workloadFiles<D extends { target: Target; egress: Map<string, unknown> }>(
+  summary: ProposalSummary,
+  ctx: { notes: Set<string>; isDns: (key: string) => boolean },
+  drafts: Iterable<D>,
+  policyFile: (draft: D) => { file: ProposalFile; rules: number },
+): ProposalFile[] {
+  const files: ProposalFile[] = [];
+  for (const draft of drafts) {
+    const { key } = draft.target.node;
+    if (draft.egress.size === 0 && ctx.isDns(key)) ctx.notes.add(dnsWithoutEgressNote(key));
+    const { file, rules } = policyFile(draft);
+    files.push(file);
+    summary.rules += rules;
+  }
+  summary.workloads = files.length;
+  summary.policies = files.length;
+  return files.sort((a, b) => compareStrings(a.path, b.path));
 }
 
 /** Memoized: is this peer the cluster DNS server? */
