@@ -1,6 +1,7 @@
-// What the identity- and L7-aware output kinds (Istio, Cilium, Calico) share: which workloads get a
-// policy and under which name (the same choice as for NetworkPolicy, so that the kinds line up file by
-// file), which edges reach the cluster DNS, and the observed HTTP detail of an edge as L7 rules.
+// What the per-workload output kinds (NetworkPolicy, Istio, Cilium, Calico) share: which workloads get a
+// policy and under which name (one choice for all kinds, so that they line up file by file), the policy's
+// metadata, which edges reach the cluster DNS, external peers' widened CIDRs, and the observed HTTP detail
+// of an edge as L7 rules.
 import { externalCidr, isKubeDns } from '../identity/index.js';
 import type { Edge, Graph, PeerNode } from '../model/index.js';
 import { compareStrings, type RuleEdge } from './edges.js';
