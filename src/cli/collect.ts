@@ -6,12 +6,13 @@
 import { type Command, Option } from 'commander';
 import { type GoldmaneEvent, streamGoldmaneFlows } from '../collect/calico/goldmane.js';
 import { type RelayEvent, type RelayOptions, type RelayTlsOptions, streamRelayFlows } from '../collect/hubble/relay.js';
-import { emptyStats, type FlowBatch, usageError } from '../model/index.js';
+import { emptyStats, usageError } from '../model/index.js';
 import { openStore } from '../store/index.js';
 import {
   formatIngestSummary,
   type IngestSummary,
   ingestBatches,
+  limitFlows,
   runStopper,
   stopOnSignals,
   summarizeIngest,
@@ -172,26 +173,6 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   } finally {
     dispose();
     store.close();
-  }
-}
-
-/**
- * Stops a stream once `maxFlows` flow records have passed (the Hubble Relay collector does this itself).
- * The batch that crosses the limit is kept whole, so its checkpoint stays true.
- */
-async function* limitFlows(
-  batches: AsyncIterable<FlowBatch>,
-  maxFlows: number | undefined,
-  stop: AbortController,
-): AsyncGenerator<FlowBatch> {
-  let seen = 0;
-  for await (const batch of batches) {
-    yield batch;
-    seen += batch.flows.length;
-    if (maxFlows !== undefined && seen >= maxFlows) {
-      stop.abort();
-      return;
-    }
   }
 }
 

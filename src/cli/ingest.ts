@@ -88,6 +88,27 @@ export async function stopOnSignals<T>(run: (signal: AbortSignal) => Promise<T>)
   }
 }
 
+/**
+ * Stops a stream once `maxFlows` flow records have passed (`collect` passes the limit to the Hubble
+ * Relay collector instead). The batch that crosses the limit is kept whole, so its
+ * checkpoint stays true.
+ */
+export async function* limitFlows(
+  batches: AsyncIterable<FlowBatch>,
+  maxFlows: number | undefined,
+  stop: AbortController,
+): AsyncGenerator<FlowBatch> {
+  let seen = 0;
+  for await (const batch of batches) {
+    yield batch;
+    seen += batch.flows.length;
+    if (maxFlows !== undefined && seen >= maxFlows) {
+      stop.abort();
+      return;
+    }
+  }
+}
+
 export interface RunIngestOptions {
   inputs: string[];
   db: string;

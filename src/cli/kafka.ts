@@ -27,7 +27,14 @@ import {
 } from '../collect/kafka/index.js';
 import { type CollectStats, emptyStats, type FlowBatch, type GraphDelta, usageError } from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { formatIngestSummary, type IngestSummary, runStopper, stopOnSignals, summarizeIngest } from './ingest.js';
+import {
+  formatIngestSummary,
+  type IngestSummary,
+  limitFlows,
+  runStopper,
+  stopOnSignals,
+  summarizeIngest,
+} from './ingest.js';
 import { parseDuration } from './options.js';
 import { createProgress, formatCount, formatDuration } from './progress.js';
 
@@ -207,18 +214,12 @@ export async function runShipToKafka(opts: RunShipOptions): Promise<ShipSummary>
     if (delta.checkpoints.length > 0) store.applyDelta(checkpointsOnly(delta));
   };
   try {
-    const batches = shipSourceBatches(opts, store, stats, stop);
-    let seen = 0;
+    const batches = limitFlows(shipSourceBatches(opts, store, stats, stop), opts.maxFlows, stop);
     for await (const batch of batches) {
       aggregator.add(batch.flows);
       if (batch.checkpoint) aggregator.setCheckpoint(batch.checkpoint);
-      seen += batch.flows.length;
       progress.update(stats.flows, `to ${opts.topic}`);
       if (aggregator.pending().flows >= flushEvery || Date.now() - lastFlush >= bucketMs) await flush();
-      if (opts.maxFlows !== undefined && seen >= opts.maxFlows) {
-        stop.abort();
-        break;
-      }
     }
     await flush();
   } finally {
