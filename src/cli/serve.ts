@@ -9,9 +9,13 @@ import {
   readServeConfigText,
   runServe,
   SERVE_FILE_KEYS,
-  SERVE_SHARED_KEYS,
+  type SharedConfig,
 } from '../serve/index.js';
 import { addOptions, OPTIONS, resolveConfig } from './options.js';
+import { PROPOSAL_KEYS } from './propose.js';
+
+/** The shared options the service reads: the database, how often to write, and what shapes a proposal. */
+const KEYS = ['db', 'flushEvery', ...PROPOSAL_KEYS] as const satisfies readonly (keyof SharedConfig)[];
 
 export function registerServeCommand(program: Command): void {
   const cmd = program
@@ -42,9 +46,9 @@ export function registerServeCommand(program: Command): void {
         '    - type: hubble-relay\n' +
         '      address: hubble-relay.kube-system.svc:80\n',
     );
-  addOptions(cmd, [...SERVE_SHARED_KEYS]);
+  addOptions(cmd, [...KEYS]);
   cmd.action(async (flags: Record<string, unknown>) => {
-    const shared = resolveConfig(flags, [...SERVE_SHARED_KEYS], process.env, SERVE_FILE_KEYS);
+    const shared = resolveConfig(flags, [...KEYS], process.env, SERVE_FILE_KEYS);
     const file =
       typeof flags.config === 'string' ? flags.config : existsSync('flowwright.yaml') ? 'flowwright.yaml' : undefined;
     const config = loadServeConfig({

@@ -185,24 +185,9 @@ export interface LoadServeOptions {
   /** Overrides from the command line (win over the file). */
   listen?: string;
   env?: NodeJS.ProcessEnv;
-  /** Top-level keys of the shared options table (other commands' keys may sit in the same file). */
+  /** Top-level keys of the shared options table (other commands' keys may sit in the same file); default: shared's. */
   sharedKeys?: readonly string[];
 }
-
-/** The keys of the shared options table that the service reads (the CLI offers them as flags too). */
-export const SERVE_SHARED_KEYS = [
-  'db',
-  'flushEvery',
-  'minFlows',
-  'cidrPrefix',
-  'cidrPrefixV6',
-  'defaultDeny',
-  'allowDropped',
-  'kinds',
-  'trustDomain',
-  'l7',
-  'tenantLabel',
-] as const satisfies readonly (keyof SharedConfig)[];
 
 /** Reads the file named by --config. Unreadable files are configuration errors naming the file. */
 export function readServeConfigText(path: string): string {
@@ -231,7 +216,7 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   }
   if (!c.isObj(doc)) c.fail('(top level)', `expected a mapping of keys to values, got ${describe(doc)}`);
   const top = doc as Obj;
-  const known = [...SERVE_FILE_KEYS, ...(opts.sharedKeys ?? SERVE_SHARED_KEYS)];
+  const known = [...SERVE_FILE_KEYS, ...(opts.sharedKeys ?? Object.keys(opts.shared))];
   for (const key of Object.keys(top))
     if (!known.includes(key)) c.fail(key, `unknown key (the service's keys: ${SERVE_FILE_KEYS.join(', ')})`);
 
