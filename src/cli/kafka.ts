@@ -187,6 +187,8 @@ export async function runShipToKafka(opts: RunShipOptions): Promise<ShipSummary>
     topic: opts.topic,
     compression: opts.compression,
   }).catch((err) => {
+    // Nothing was shipped: release the store and the --duration timer, or the process would wait it out.
+    dispose();
     store.close();
     throw err;
   });

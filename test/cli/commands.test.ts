@@ -20,10 +20,11 @@ const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 let dir: string;
 let db: string;
 
-function flowwright(args: string[], input?: string) {
+function flowwright(args: string[], input?: string, timeoutMs?: number) {
   const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: dir,
     input,
+    timeout: timeoutMs,
     encoding: 'utf8',
     env: { ...process.env, FLOWWRIGHT_DB: '', NO_COLOR: '1' },
   });
@@ -104,6 +105,25 @@ describe('flowwright ingest', () => {
     const r = flowwright(['ingest', SAMPLE, '--db', notADb]);
     assert.equal(r.code, EXIT_CODES.store, r.stderr);
     assert.match(r.stderr, /not-a-db/);
+  });
+});
+
+describe('flowwright collect --to-kafka', () => {
+  it('exits (4) when the brokers cannot be reached, instead of waiting out --duration', () => {
+    const r = flowwright(
+      ['collect', '--from', 'files', '--input', SAMPLE, '--to-kafka', '--kafka-brokers', '127.0.0.1:1'].concat([
+        '--topic',
+        'deltas',
+        '--duration',
+        '1h',
+        '--db',
+        join(dir, 'ship.db'),
+      ]),
+      undefined,
+      120_000,
+    );
+    assert.equal(r.code, EXIT_CODES.unreachable, r.stderr);
+    assert.match(r.stderr, /cannot connect to Kafka at 127\.0\.0\.1:1/);
   });
 });
 
