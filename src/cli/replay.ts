@@ -1,9 +1,5 @@
-// `flowwright replay --listen 127.0.0.1:4245 flows.json.gz`: serve exported Hubble flows over Hubble's
-// Observer gRPC API, so that any Hubble client (hubble observe, Hubble UI, `flowwright collect`) can read
-// a recorded cluster. With --goldmane, serve Calico flow logs over Goldmane's Flows API instead. Runs until
-// Ctrl-C.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { readPem } from '../collect/grpc.js';
 import { parseRelayAddress } from '../collect/hubble/relay.js';
 import { emptyStats, formatLocation, inputError, usageError } from '../model/index.js';
 import { startGoldmaneReplay } from '../replay/goldmane.js';
@@ -21,16 +17,6 @@ export interface RunReplayOptions {
   /** Serve Calico flow logs over Goldmane's Flows API instead of Hubble flows over the Observer API. */
   goldmane?: boolean;
   log?: (line: string) => void;
-}
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw inputError(`cannot read the TLS ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file: path,
-    });
-  }
 }
 
 /** Loads the inputs and starts serving them; the caller closes the returned server. */

@@ -58,7 +58,8 @@ export function parseHostPort(
   return { host, port, target: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
-function readPem(path: string, what: string): Buffer {
+/** A PEM file's bytes; an unreadable or non-PEM file is an input error that names it. */
+export function readPem(path: string, what: string): Buffer {
   let pem: Buffer;
   try {
     pem = readFileSync(path);

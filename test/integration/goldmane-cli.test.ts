@@ -114,6 +114,16 @@ describe('collect --goldmane from replay --goldmane', () => {
     assert.match(logs.join('\n'), /a Hubble flow, not a Calico one/);
   });
 
+  it('replay refuses a TLS certificate that is not PEM, naming the file', async () => {
+    const bad = join(dir, 'not-pem.crt');
+    writeFileSync(bad, 'garbage\n');
+    await assert.rejects(
+      runReplay({ inputs: [file], listen: '127.0.0.1:0', goldmane: true, tls: { cert: bad, key: bad } }),
+      (err: Error & { code?: string; location?: { file?: string } }) =>
+        err.code === 'input' && err.location?.file === bad && /not PEM/.test(err.message),
+    );
+  });
+
   it('replay --goldmane of a file without Calico flows is bad input', async () => {
     const empty = join(dir, 'empty.log');
     writeFileSync(empty, '\n');
