@@ -164,12 +164,18 @@ export function summarizeIngest(
   };
 }
 
+/** ` (2 invalid namespace name, 1 not valid JSON)`: malformed records by kind, most frequent first; '' when none. */
+export function formatMalformedKinds(s: Pick<CollectStats, 'malformedKinds'>): string {
+  const kinds = Object.entries(s.malformedKinds ?? {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return kinds.length === 0 ? '' : ` (${kinds.map(([kind, n]) => `${formatCount(n)} ${kind}`).join(', ')})`;
+}
+
 /** The summary line (and the first malformed records) that `ingest` and `collect` print. */
 export function formatIngestSummary(s: IngestSummary, what = 'ingested'): string {
   const lines = [
     `${what} ${formatCount(s.flows)} flows from ${formatCount(s.records)} records in ${formatDuration(s.elapsedMs)} ` +
       `(${formatCount(s.flowsPerSecond)} flows/s): ${formatCount(s.replies)} replies skipped, ` +
-      `${formatCount(s.nonFlow)} non-flow records, ${formatCount(s.malformed)} malformed` +
+      `${formatCount(s.nonFlow)} non-flow records, ${formatCount(s.malformed)} malformed${formatMalformedKinds(s)}` +
       (s.unknownReply ? `, ${formatCount(s.unknownReply)} reply unknown (counted as requests)` : '') +
       (s.lostEvents ? `, ${formatCount(s.lostEvents)} events lost at the source` : '') +
       (s.filesSkipped ? `, ${formatCount(s.filesSkipped)} files already ingested` : '') +

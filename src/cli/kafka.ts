@@ -29,6 +29,7 @@ import { type CollectStats, emptyStats, type FlowBatch, type GraphDelta, usageEr
 import { openStore, type Store } from '../store/index.js';
 import {
   formatIngestSummary,
+  formatMalformedKinds,
   type IngestSummary,
   limitFlows,
   runStopper,
@@ -269,7 +270,7 @@ export function formatShipSummary(s: ShipSummary): string {
     `shipped ${formatCount(s.stats.flows)} flows from ${formatCount(s.stats.records)} records in ` +
     `${formatDuration(s.elapsedMs)}: ${formatCount(s.dependencies)} dependencies as ${formatCount(s.messages)} ` +
     `delta messages (${formatCount(s.bytes)} bytes before compression) in ${formatCount(s.buckets)} buckets; ` +
-    `${formatCount(s.replies)} replies skipped, ${formatCount(s.stats.malformed)} malformed`
+    `${formatCount(s.replies)} replies skipped, ${formatCount(s.stats.malformed)} malformed${formatMalformedKinds(s.stats)}`
   );
 }
 

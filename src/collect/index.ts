@@ -2,7 +2,7 @@
 // checkpoint per batch so that an interrupted or repeated ingest neither loses nor double-counts a line.
 import type { Readable } from 'node:stream';
 import type { Checkpoint, CollectStats, Flow, FlowBatch, InputIssue, Origin } from '../model/index.js';
-import { addIssue, FlowwrightError } from '../model/index.js';
+import { addIssue, FlowwrightError, issueOf } from '../model/index.js';
 import { handleCalicoRecord, isCalicoRecord } from './calico/flowlog.js';
 import { expandInputs, type InputSource, readLines } from './files.js';
 import { classifyHubbleRecord, handleHubbleRecord } from './hubble/json.js';
@@ -121,8 +121,8 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
 
   const malformed = (issue: InputIssue): void => {
     if (opts.strict) {
-      const { message, ...location } = issue;
-      throw new FlowwrightError('input', message, location);
+      const { message, kind, ...location } = issue;
+      throw new FlowwrightError('input', message, location, { kind });
     }
     addIssue(stats, issue);
   };
@@ -187,9 +187,7 @@ async function* readSource(src: InputSource, opts: ReadFilesOptions): AsyncGener
           format.handle(record, { source: src.display, line: lineNo }, flows, stats);
         } catch (err) {
           // Any failure of one record is that record's problem: count it and go on.
-          const issue: InputIssue = { file: src.display, line: lineNo, message: shorten((err as Error).message) };
-          if (err instanceof FlowwrightError && err.location?.field) issue.field = err.location.field;
-          malformed(issue);
+          malformed(issueOf(err, { file: src.display, line: lineNo }));
           continue;
         }
         if (flows.length >= batchSize) {

@@ -32,11 +32,19 @@ export interface InputLocation {
 export class FlowwrightError extends Error {
   readonly code: ErrorCode;
   readonly location?: InputLocation;
-  constructor(code: ErrorCode, message: string, location?: InputLocation, options?: { cause?: unknown }) {
+  /** For bad input: the kind of malformed record it is counted as (`invalid namespace name`, `record too large`). */
+  readonly kind?: string;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    location?: InputLocation,
+    options?: { cause?: unknown; kind?: string },
+  ) {
     super(message, options);
     this.name = 'FlowwrightError';
     this.code = code;
     this.location = location;
+    if (options?.kind !== undefined) this.kind = options.kind;
   }
   get exitCode(): number {
     return EXIT_CODES[this.code];

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './flow.js';
 export * from './graph.js';
 export * from './ingest.js';
+export * from './names.js';

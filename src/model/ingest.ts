@@ -1,10 +1,16 @@
 // What collectors report besides flows: counted issues and positions for resuming.
-import type { InputLocation } from './errors.js';
+import { FlowwrightError, type InputLocation } from './errors.js';
 import type { Flow } from './flow.js';
 
 /** A malformed record: counted, the first few shown, never fatal unless --strict. */
 export interface InputIssue extends InputLocation {
   message: string;
+  /**
+   * What kind of malformed record it is, counted apart in the summary: `not valid JSON`, `not a known
+   * record`, `record too large`, `nesting too deep`, `invalid UTF-8`, `invalid namespace name` (see
+   * model/names.ts), ... Absent: a record with a bad field (`bad record`).
+   */
+  kind?: string;
 }
 
 /**
@@ -41,6 +47,8 @@ export interface CollectStats {
    */
   incompleteLastLines?: number;
   malformed: number;
+  /** Malformed records by kind (InputIssue.kind, `bad record` when it has none). */
+  malformedKinds?: Record<string, number>;
   /** The first few malformed records, with location. */
   issues: InputIssue[];
   /** Files skipped because a checkpoint says they were already ingested. */
@@ -53,8 +61,15 @@ export function emptyStats(): CollectStats {
   return { records: 0, flows: 0, replies: 0, nonFlow: 0, lostEvents: 0, malformed: 0, issues: [], filesSkipped: 0 };
 }
 
+/** The kind a malformed record without its own kind is counted as. */
+export const BAD_RECORD = 'bad record';
+
 export function addIssue(stats: CollectStats, issue: InputIssue): void {
   stats.malformed++;
+  stats.malformedKinds ??= {};
+  const kinds = stats.malformedKinds;
+  const kind = issue.kind ?? BAD_RECORD;
+  kinds[kind] = (kinds[kind] ?? 0) + 1;
   if (stats.issues.length < MAX_ISSUES_SHOWN) stats.issues.push(issue);
 }
 
@@ -62,4 +77,18 @@ export function addIssue(stats: CollectStats, issue: InputIssue): void {
 export interface FlowBatch {
   flows: Flow[];
   checkpoint?: Checkpoint;
+}
+
+/**
+ * The issue a record's failure makes at `where`: the error's message (after `prefix`, such as a stream
+ * position), and the field and malformed kind a FlowwrightError carries. Messages are cut to 160 characters.
+ */
+export function issueOf(err: unknown, where: InputLocation, prefix = ''): InputIssue {
+  const text = `${prefix}${err instanceof Error ? err.message : String(err)}`;
+  const issue: InputIssue = { ...where, message: text.length > 160 ? `${text.slice(0, 157)}...` : text };
+  if (err instanceof FlowwrightError) {
+    if (err.location?.field) issue.field = err.location.field;
+    if (err.kind !== undefined) issue.kind = err.kind;
+  }
+  return issue;
 }

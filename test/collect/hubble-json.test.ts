@@ -192,10 +192,18 @@ test('labels: only the pod’s own k8s labels are kept; other reserved names map
       'k8s:io.kubernetes.pod.uid=x',
       'container:id=abc',
       'cidr:1.2.3.4/32',
-      'k8s:version=v1=beta',
+      'k8s:version=v1.beta',
       42,
     ]),
-    { labels: { app: 'a', tier: '', version: 'v1=beta' } },
+    { labels: { app: 'a', tier: '', version: 'v1.beta' } },
+  );
+  // The value runs from the first '=' on, and `v1=beta` is no Kubernetes label value: the flow is refused.
+  assert.throws(
+    () => ep(['k8s:version=v1=beta']),
+    (err: unknown) =>
+      err instanceof FlowwrightError &&
+      err.kind === 'invalid label value' &&
+      err.location?.field === 'source.labels.version',
   );
   assert.equal(ep(['reserved:world-ipv4']).reserved, 'world');
   assert.equal(ep(['reserved:something-new']).reserved, 'unknown');

@@ -8,7 +8,7 @@
 // `num_flows` says how many. A connection between two Calico endpoints is reported by both ends
 // (`reporter: src` and `reporter: dst`); the aggregator counts it once (see aggregate/reporter.ts).
 import type { CollectStats, Flow, Origin } from '../../model/index.js';
-import { addIssue, FlowwrightError } from '../../model/index.js';
+import { addIssue, checkFlowNames, FlowwrightError, issueOf } from '../../model/index.js';
 import {
   calicoEndpoint,
   calicoProtocol,
@@ -110,14 +110,7 @@ function handleList(list: unknown[], origin: Origin, out: Flow[], stats: Collect
         throw new FlowwrightError('input', 'not a Calico flow log document or search hit');
       handleCalicoRecord(element, origin, out, stats);
     } catch (err) {
-      const field = err instanceof FlowwrightError ? err.location?.field : undefined;
-      addIssue(stats, {
-        file: origin.source,
-        line: origin.line,
-        document: i,
-        field,
-        message: (err as Error).message,
-      });
+      addIssue(stats, issueOf(err, { file: origin.source, line: origin.line, document: i }));
     }
   }
 }
@@ -189,6 +182,7 @@ export function normalizeCalicoFlowLog(doc: Obj, origin: Origin): Flow {
   if (service !== undefined) flow.service = service;
   const host = present(doc.host);
   if (host !== undefined) flow.node = host;
+  checkFlowNames(flow);
   return flow;
 }
 

@@ -18,6 +18,7 @@ import {
   type Flow,
   type FlowBatch,
   FlowwrightError,
+  issueOf,
   usageError,
 } from '../../model/index.js';
 import {
@@ -176,8 +177,7 @@ export async function* streamGoldmaneFlows(opts: GoldmaneOptions, stats: Collect
     try {
       normalized = normalizeGoldmaneFlow(flow, { source, position: String(start) });
     } catch (err) {
-      const field = err instanceof FlowwrightError ? err.location?.field : undefined;
-      addIssue(stats, { file: source, field, message: `${position}: ${(err as Error).message}` });
+      addIssue(stats, issueOf(err, { file: source }, `${position}: `));
       return;
     }
     stats.flows++;

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { Flow, Origin } from '../../model/index.js';
-import { FlowwrightError } from '../../model/index.js';
+import { checkFlowNames, FlowwrightError } from '../../model/index.js';
 import {
   calicoEndpoint,
   calicoProtocol,
@@ -145,6 +145,7 @@ export function normalizeGoldmaneFlow(flow: Obj, origin: Origin): Flow {
   if (isObj(trace) && Array.isArray(trace.enforced_policies) && trace.enforced_policies.length > 0)
     result.policies = trace.enforced_policies.filter(isObj).map(formatPolicyHit);
   if (service !== undefined) result.service = service;
+  checkFlowNames(result);
   return result;
 }
 

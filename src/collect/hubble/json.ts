@@ -24,7 +24,7 @@ import type {
   Verdict,
   WorkloadKind,
 } from '../../model/index.js';
-import { FlowwrightError } from '../../model/index.js';
+import { checkFlowNames, FlowwrightError } from '../../model/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -176,6 +176,7 @@ export function normalizeHubbleFlow(flow: Record<string, unknown>, origin: Origi
 
   const l7 = asObj(flow.l7, 'l7');
   if (l7) result.l7 = readL7(l7);
+  checkFlowNames(result);
   return result;
 }
 

@@ -15,6 +15,7 @@ import {
   type Flow,
   type FlowBatch,
   FlowwrightError,
+  issueOf,
   usageError,
 } from '../../model/index.js';
 import {
@@ -238,8 +239,7 @@ export async function* streamRelayFlows(opts: RelayOptions, stats: CollectStats)
     try {
       handleHubbleRecord(res, { source, position: time }, flows, stats);
     } catch (err) {
-      const loc = err instanceof FlowwrightError ? err.location : undefined;
-      addIssue(stats, { file: source, field: loc?.field, message: `flow at ${time}: ${(err as Error).message}` });
+      addIssue(stats, issueOf(err, { file: source }, `flow at ${time}: `));
       return;
     }
     if (flows.length > before) {

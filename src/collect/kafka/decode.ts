@@ -10,6 +10,7 @@ import {
   type Flow,
   FlowwrightError,
   type InputIssue,
+  issueOf,
   type Origin,
 } from '../../model/index.js';
 import { RECORD_FORMATS, type RecordFormat } from '../index.js';
@@ -76,10 +77,9 @@ export function decodeMessage(
     line++;
     if (record.trim() === '') continue;
     stats.records++;
-    const issue = (message: string, field?: string): void => {
+    const issue = (err: unknown): void => {
       bad++;
-      const i: InputIssue = { file: where, line, message: shorten(message) };
-      if (field) i.field = field;
+      const i = issueOf(err, { file: where, line });
       firstError ??= i;
       issues.push(i);
     };
@@ -87,14 +87,23 @@ export function decodeMessage(
     try {
       parsed = JSON.parse(record);
     } catch (err) {
-      issue(`not valid JSON: ${(err as Error).message}`);
+      issue(
+        new FlowwrightError('input', `not valid JSON: ${(err as Error).message}`, undefined, {
+          kind: 'not valid JSON',
+        }),
+      );
       continue;
     }
     if (recordFormat === undefined) {
       recordFormat = detect(parsed);
       if (recordFormat === undefined) {
         issue(
-          `unrecognized format: expected Hubble JSON, Calico flow logs or a flowwright graph-delta (first record of the message)`,
+          new FlowwrightError(
+            'input',
+            'unrecognized format: expected Hubble JSON, Calico flow logs or a flowwright graph-delta (first record of the message)',
+            undefined,
+            { kind: 'not a known record' },
+          ),
         );
         break; // the rest of this message is in the same unknown format
       }
@@ -109,7 +118,7 @@ export function decodeMessage(
       }
       good++;
     } catch (err) {
-      issue((err as Error).message, err instanceof FlowwrightError ? err.location?.field : undefined);
+      issue(err);
     }
   }
   if (good === 0 && bad > 0) {

@@ -6,10 +6,14 @@
 //
 //   {"flowwright":"graph-delta","version":1,"peers":[PeerSighting...],"pods":[PodRecord...],"edges":[EdgeDelta...]}
 import {
+  checkLabels,
+  checkName,
+  checkPeerNames,
   type EdgeDelta,
   edgeKey,
   FlowwrightError,
   type GraphDelta,
+  type Peer,
   type PeerSighting,
   type PodRecord,
 } from '../../model/index.js';
@@ -137,21 +141,37 @@ function checkPeer(v: unknown, field: string): PeerSighting {
   const peer = obj(p.peer, `${field}.peer`);
   if (!['workload', 'reserved', 'external', 'networkset'].includes(peer.type as string))
     fail(`${field}.peer.type`, 'workload, reserved, external or networkset');
+  if (peer.type === 'workload') {
+    str(peer.namespace, `${field}.peer.namespace`);
+    str(peer.name, `${field}.peer.name`);
+  } else if (peer.type === 'networkset') str(peer.name, `${field}.peer.name`);
+  checkPeerNames(peer as Peer, `${field}.peer`);
   time(p.firstSeen, `${field}.firstSeen`);
   time(p.lastSeen, `${field}.lastSeen`);
-  if (p.namespaceLabels !== undefined) obj(p.namespaceLabels, `${field}.namespaceLabels`);
+  if (p.namespaceLabels !== undefined)
+    checkLabels(
+      obj(p.namespaceLabels, `${field}.namespaceLabels`) as Record<string, string>,
+      `${field}.namespaceLabels`,
+    );
+  const names = strings(p.names, `${field}.names`);
+  for (const [i, n] of names.entries()) checkName('DNS', n, `${field}.names[${i}]`);
+  const serviceAccounts = strings(p.serviceAccounts, `${field}.serviceAccounts`);
+  for (const [i, n] of serviceAccounts.entries()) checkName('service account', n, `${field}.serviceAccounts[${i}]`);
   return {
     ...(p as unknown as PeerSighting),
-    names: strings(p.names, `${field}.names`),
+    names,
     ips: strings(p.ips, `${field}.ips`),
-    serviceAccounts: strings(p.serviceAccounts, `${field}.serviceAccounts`),
+    serviceAccounts,
   };
 }
 
 function checkPod(v: unknown, field: string): PodRecord {
   const p = obj(v, field);
   for (const k of ['namespace', 'name', 'workload'] as const) str(p[k], `${field}.${k}`);
-  obj(p.labels, `${field}.labels`);
+  checkName('namespace', p.namespace, `${field}.namespace`);
+  checkName('pod', p.name, `${field}.name`);
+  checkLabels(obj(p.labels, `${field}.labels`) as Record<string, string>, `${field}.labels`);
+  if (p.serviceAccount !== undefined) checkName('service account', p.serviceAccount, `${field}.serviceAccount`);
   time(p.firstSeen, `${field}.firstSeen`);
   time(p.lastSeen, `${field}.lastSeen`);
   return { ...(p as unknown as PodRecord), ips: strings(p.ips, `${field}.ips`) };
@@ -165,6 +185,13 @@ function details(v: unknown, field: string, keys: string[]): never[] {
     count(o.count, `${field}[${i}].count`);
     return o;
   }) as never[];
+}
+
+/** DNS names queried over an edge: learned from traffic, so checked like a flow's DNS query. */
+function dnsDetails(v: unknown, field: string): never[] {
+  const out = details(v, field, ['value']);
+  for (const [i, d] of (out as { value: unknown }[]).entries()) checkName('DNS', d.value, `${field}[${i}].value`);
+  return out;
 }
 
 function checkEdge(v: unknown, field: string): EdgeDelta {
@@ -189,7 +216,7 @@ function checkEdge(v: unknown, field: string): EdgeDelta {
     hours: hours as unknown as EdgeDelta['hours'],
     http: details(e.http, `${field}.http`, ['method', 'path', 'status']),
     httpOverflow: count(e.httpOverflow ?? 0, `${field}.httpOverflow`),
-    dnsNames: details(e.dnsNames, `${field}.dnsNames`, ['value']),
+    dnsNames: dnsDetails(e.dnsNames, `${field}.dnsNames`),
     dnsOverflow: count(e.dnsOverflow ?? 0, `${field}.dnsOverflow`),
     kafkaTopics: details(e.kafkaTopics, `${field}.kafkaTopics`, ['value']),
     dropReasons: details(e.dropReasons, `${field}.dropReasons`, ['value']),
