@@ -107,8 +107,10 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   try {
     const kind = opts.source ?? 'hubble-relay';
     const source = liveSource(kind, opts.address);
-    // An explicit --since wins; otherwise continue after what an earlier run stored.
-    const previous = opts.since === undefined ? store.getCheckpoint(source) : undefined;
+    // An explicit --since wins; otherwise continue after what an earlier run stored. The checkpoint is
+    // read either way: the store then refuses to write it if another process moves it meanwhile.
+    const stored = store.getCheckpoint(source);
+    const previous = opts.since === undefined ? stored : undefined;
     const onEvent = (e: RelayEvent | GoldmaneEvent) => {
       if (e.type === 'connected') connections++;
       if (e.type === 'duplicates') duplicates += e.n;

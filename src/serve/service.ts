@@ -183,7 +183,10 @@ export function startService(opts: ServiceOptions): Service {
         config.file ? { file: config.file } : undefined,
       );
   }
-  const store = openStore(config.db);
+  // With no source to learn from and no retention to apply, the service only reads: it opens the
+  // database read-only, so it works on a file (or a volume) it may not write.
+  const readonly = config.sources.length === 0 && config.retentionMs === undefined;
+  const store = openStore(config.db, { readonly });
   const aggregator = createAggregator();
   // Kafka batches are written by the consumer as they come (each with its partition offsets, checked against
   // the store), through aggregators of their own.
@@ -206,6 +209,7 @@ export function startService(opts: ServiceOptions): Service {
   };
 
   const flush = () => {
+    if (readonly) return;
     const started = performance.now();
     const pending = aggregator.pending();
     unwritten.push(aggregator.take());

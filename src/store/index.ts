@@ -7,7 +7,7 @@ import { createReader, type TimeWindow } from './read.js';
 import { createWriter, type ExpectedCheckpoint } from './write.js';
 
 export type { OpenOptions } from './open.js';
-export { defaultMigrationsDir, loadMigrations } from './open.js';
+export { APPLICATION_ID, defaultMigrationsDir, loadMigrations } from './open.js';
 export type { TimeWindow } from './read.js';
 export type { ExpectedCheckpoint } from './write.js';
 
@@ -29,6 +29,11 @@ export interface Store {
    * Adds one flush: peers, pods, edges, hourly buckets, L7 detail and checkpoints in ONE transaction.
    * Counts add up across calls, so applying the same delta twice doubles them: callers use checkpoints
    * to avoid re-reading what was stored.
+   *
+   * A checkpoint this store handle has read (getCheckpoint) or written is only moved if the database
+   * still holds the position it had then, checked inside the write's transaction: when another
+   * process wrote that source in between, nothing is written and a 'store' error says so. Two writers
+   * reading the same file or stream into one database therefore never count it twice.
    */
   applyDelta(delta: GraphDelta): void;
   /**
@@ -62,6 +67,8 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
   const db = openDatabase(path, opts);
   try {
     const reader = createReader(db);
+    // The position of each source as this handle last saw it: what a write of its checkpoint expects.
+    const known = new Map<string, string | undefined>();
     const write = opts.readonly
       ? () => {
           throw storeError(path, 'opened read-only');
@@ -79,13 +86,29 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
           throw storeError(path, what, err);
         }
       };
+    const remember = (delta: GraphDelta) => {
+      for (const cp of delta.checkpoints) known.set(cp.source, cp.position);
+    };
+    const getCheckpoint = guard('cannot read checkpoints', reader.getCheckpoint);
     return {
       path,
       applyDelta: (delta) => {
-        write(delta);
+        const expected = delta.checkpoints
+          .filter((cp) => known.has(cp.source))
+          .map((cp) => ({ source: cp.source, position: known.get(cp.source) }));
+        if (!write(delta, expected)) throw movedByAnother(path, delta, expected, getCheckpoint);
+        remember(delta);
       },
-      applyDeltaIf: (delta, expected) => write(delta, expected),
-      getCheckpoint: guard('cannot read checkpoints', reader.getCheckpoint),
+      applyDeltaIf: (delta, expected) => {
+        const ok = write(delta, expected);
+        if (ok) remember(delta);
+        return ok;
+      },
+      getCheckpoint: (source) => {
+        const cp = getCheckpoint(source);
+        known.set(source, cp?.position);
+        return cp;
+      },
       listCheckpoints: guard('cannot read checkpoints', reader.listCheckpoints),
       loadGraph: guard('cannot read the graph', reader.loadGraph),
       edgesUnusedSince: guard('cannot read the graph', reader.edgesUnusedSince),
@@ -99,4 +122,22 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
     db.close();
     throw storeError(path, 'cannot prepare queries', err);
   }
+}
+
+/** The refusal of a write whose source another process moved since this one read it. */
+function movedByAnother(
+  path: string,
+  delta: GraphDelta,
+  expected: ExpectedCheckpoint[],
+  read: (source: string) => Checkpoint | undefined,
+): FlowwrightError {
+  const moved = expected.find((e) => read(e.source)?.position !== e.position) ?? expected[0];
+  const cp = delta.checkpoints.find((c) => c.source === moved?.source);
+  const name = cp?.label ? `${cp.label} (${cp.source})` : (moved?.source ?? 'a source');
+  return storeError(
+    path,
+    `another process is writing ${name} into this database: it moved that source's checkpoint while this ` +
+      'one was reading it. Nothing of this write was stored, so nothing is counted twice; run again once ' +
+      'the other process is done to continue after what it stored',
+  );
 }

@@ -1,7 +1,9 @@
 // Opening the database file and bringing its schema up to date. Migrations are the numbered files in
 // <repo>/migrations (001_initial.sql, 002_...), applied in order; PRAGMA user_version records the last
 // one applied and is set inside that migration's transaction, so a failed migration leaves no trace.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// A file is only written once it is known to be flowwright's (PRAGMA application_id, or an empty file),
+// and a read-only open works on a file the user can only read.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -68,6 +70,69 @@ export function userVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/** `PRAGMA application_id` of flowwright's databases: "FlWr". */
+export const APPLICATION_ID = 0x466c5772;
+
+/**
+ * Refuses a database some other program made, before anything is written into it. Flowwright's files
+ * carry APPLICATION_ID; files made before it was stamped are recognized by their tables. A file with
+ * no schema at all (new or empty) is free to use.
+ */
+function checkOwnership(db: Db, path: string): 'new' | 'ours' | 'unstamped' {
+  const id = db.pragma('application_id', { simple: true }) as number;
+  if (id === APPLICATION_ID) return 'ours';
+  const objects = db.prepare('SELECT type, name FROM sqlite_master ORDER BY name').all() as {
+    type: string;
+    name: string;
+  }[];
+  const tables = objects.filter((o) => o.type === 'table').map((o) => o.name);
+  if (id === 0 && objects.length === 0 && userVersion(db) === 0) return 'new';
+  if (id === 0 && userVersion(db) > 0 && ['checkpoints', 'edges', 'peers'].every((t) => tables.includes(t)))
+    return 'unstamped';
+  const holds =
+    id !== 0
+      ? `its application_id is ${id}`
+      : tables.length > 0
+        ? `it holds the tables ${tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ')}`
+        : `it has schema version ${userVersion(db)} and none of flowwright's tables`;
+  throw storeError(path, `not a flowwright database (${holds}); flowwright does not write into it (pass another --db)`);
+}
+
+/**
+ * Opens an existing file for reading. SQLite needs a `-shm` file beside a database in WAL mode; when
+ * the user cannot create one (a read-only directory) and no writer has left a write-ahead log, the
+ * file is read into memory instead, where WAL does not apply (header bytes 18-19 say so).
+ */
+function openReadonly(path: string): Db {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    userVersion(db);
+    return db;
+  } catch (err) {
+    db.close();
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('SQLITE_READONLY') && !code.startsWith('SQLITE_CANTOPEN')) throw err;
+    let walBytes = 0;
+    try {
+      walBytes = statSync(`${path}-wal`).size;
+    } catch {
+      // no write-ahead log: the file holds everything
+    }
+    if (walBytes > 0)
+      throw storeError(
+        path,
+        `cannot read it: its write-ahead log (${path}-wal) needs a ${path}-shm file this user cannot create; ` +
+          'open it once with write access (any flowwright command that writes), or read it as its owner',
+      );
+    const image = readFileSync(path);
+    if (image.length >= 20 && image[18] === 2 && image[19] === 2) {
+      image[18] = 1;
+      image[19] = 1;
+    }
+    return new Database(image, { readonly: true });
+  }
+}
+
 /** Opens (creating unless readonly) and migrates; any failure closes the handle and names the file. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   const readonly = opts.readonly ?? false;
@@ -77,14 +142,16 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
 
   let db: Db;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    db = readonly && path !== ':memory:' ? openReadonly(path) : new Database(path);
   } catch (err) {
+    if (err instanceof FlowwrightError) throw err;
     throw storeError(path, 'cannot open the database', err);
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
     // Reading the schema version is the first real read: a file that is not SQLite fails here.
     const current = userVersion(db);
+    const ownership = checkOwnership(db, path);
     const latest = migrations.length;
     if (current > latest)
       throw storeError(
@@ -104,6 +171,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       migrate(db, path, migrations);
+      if (ownership !== 'ours') db.pragma(`application_id = ${APPLICATION_ID}`);
     }
     db.pragma('foreign_keys = ON');
     return db;

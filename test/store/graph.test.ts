@@ -346,3 +346,43 @@ test('edgesUnusedSince, pruneHoursBefore and counts', (t) => {
     [2],
   );
 });
+
+test('a checkpoint another handle moved since this one read it is not written over, and nothing of its flush is', (t) => {
+  const path = join(tempDir(t), 'two-writers.db');
+  const a = openStore(path);
+  const b = openStore(path);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  const flush = (position: string, flows: number, label = 'shop.jsonl') =>
+    delta({
+      peers: [sighting(web, T0), sighting(api, T0)],
+      edges: [edge(web, api, 80, [{ hour: H, flows }])],
+      checkpoints: [{ source: 'file:shop', position, label }],
+    });
+  // Both start reading the same file from nothing stored.
+  assert.equal(a.getCheckpoint('file:shop'), undefined);
+  assert.equal(b.getCheckpoint('file:shop'), undefined);
+  a.applyDelta(flush('100', 3));
+  assert.throws(
+    () => b.applyDelta(flush('100', 3)),
+    (err: unknown) =>
+      err instanceof FlowwrightError &&
+      err.code === 'store' &&
+      err.exitCode === 5 &&
+      err.message.includes(path) &&
+      err.message.includes('another process is writing shop.jsonl (file:shop)') &&
+      err.message.includes('nothing is counted twice'),
+  );
+  assert.equal(a.counts().flows, 3, 'the refused flush added nothing');
+  // The first writer goes on from its own position; the second, once it reads again, from the stored one.
+  a.applyDelta(flush('200', 2));
+  assert.equal(b.getCheckpoint('file:shop')?.position, '200');
+  b.applyDelta(flush('300', 1));
+  assert.throws(() => a.applyDelta(flush('300', 1)), /another process is writing/);
+  assert.equal(b.counts().flows, 6);
+  // A source this handle never read is not checked (stdin has no checkpoint at all).
+  b.applyDelta(delta({ checkpoints: [{ source: 'hubble-relay:x', position: '1' }] }));
+  assert.equal(a.getCheckpoint('hubble-relay:x')?.position, '1');
+});

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { FlowwrightError } from '../../src/model/index.js';
-import { defaultMigrationsDir, openStore } from '../../src/store/index.js';
+import { APPLICATION_ID, defaultMigrationsDir, openStore } from '../../src/store/index.js';
 import { api, delta, edge, sighting, T0, tempDir, web } from './helpers.js';
 
 const HOUR0 = T0 / 3_600_000;
@@ -160,4 +160,50 @@ test('readonly refuses a file without the schema, and one that still needs migra
     isStoreError(old, 'needs migrating to 2'),
   );
   assert.equal(pragma(old, 'user_version'), 1);
+});
+
+test('a database another program made is refused before anything is written into it', (t) => {
+  const dir = tempDir(t);
+  const theirs = join(dir, 'theirs.db');
+  const raw = new Database(theirs);
+  raw.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada')");
+  raw.close();
+  const bytes = readFileSync(theirs);
+  for (const readonly of [false, true])
+    assert.throws(() => openStore(theirs, { readonly }), isStoreError(theirs, 'not a flowwright database'));
+  assert.throws(() => openStore(theirs), /it holds the tables users.*does not write into it/);
+  assert.deepEqual(readFileSync(theirs), bytes, 'not a byte changed (no migration, no WAL switch)');
+  assert.equal(existsSync(`${theirs}-wal`), false);
+
+  // Another program's application_id, even with no tables yet, or a schema version and none of our tables.
+  const other = join(dir, 'other.db');
+  const o = new Database(other);
+  o.pragma('application_id = 1234');
+  o.close();
+  assert.throws(() => openStore(other), /application_id is 1234/);
+  const versioned = join(dir, 'versioned.db');
+  const v = new Database(versioned);
+  v.pragma('user_version = 3');
+  v.close();
+  assert.throws(() => openStore(versioned), /schema version 3 and none of flowwright's tables/);
+});
+
+test("flowwright's own databases are stamped with its application_id, older ones on their next open", (t) => {
+  const path = join(tempDir(t), 'ours.db');
+  openStore(path).close();
+  assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
+  // A file from before the stamp: recognized by its tables, stamped, and its data kept.
+  const s = openStore(path);
+  s.applyDelta(delta({ peers: [sighting(web, T0)] }));
+  s.close();
+  const raw = new Database(path);
+  raw.pragma('application_id = 0');
+  raw.close();
+  const again = openStore(path);
+  assert.equal(again.counts().peers, 1);
+  again.close();
+  assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
+  const ro = openStore(path, { readonly: true });
+  assert.equal(ro.counts().peers, 1);
+  ro.close();
 });
