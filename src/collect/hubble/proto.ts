@@ -1,5 +1,5 @@
-// Loads flowwright's subset of the Hubble protocol (proto/flow, proto/observer, proto/relay) with
-// protobufjs, and converts between protobuf messages and the JSON that `hubble observe -o json` prints.
+// Loads flowwright's copy of the Hubble protocol (proto/flow, proto/observer, proto/relay, and the
+// standard gRPC health service in proto/grpc) with protobufjs, and converts between protobuf messages and the JSON that `hubble observe -o json` prints.
 //
 // Both directions exist so that one normalizer serves every Hubble source: the relay collector turns a
 // decoded GetFlowsResponse into exactly the object a JSON line parses to, and the replay server turns
@@ -17,11 +17,26 @@ export interface HubbleProto {
   GetFlowsResponse: protobuf.Type;
   ServerStatusRequest: protobuf.Type;
   ServerStatusResponse: protobuf.Type;
+  GetNodesResponse: protobuf.Type;
+  GetNamespacesResponse: protobuf.Type;
+  GetAgentEventsRequest: protobuf.Type;
+  GetDebugEventsRequest: protobuf.Type;
+  HealthCheckRequest: protobuf.Type;
+  HealthCheckResponse: protobuf.Type;
+  HealthListResponse: protobuf.Type;
 }
 
 /** gRPC method paths of the Observer service, as Hubble serves them. */
 export const GET_FLOWS_PATH = '/observer.Observer/GetFlows';
 export const SERVER_STATUS_PATH = '/observer.Observer/ServerStatus';
+export const GET_NODES_PATH = '/observer.Observer/GetNodes';
+export const GET_NAMESPACES_PATH = '/observer.Observer/GetNamespaces';
+export const GET_AGENT_EVENTS_PATH = '/observer.Observer/GetAgentEvents';
+export const GET_DEBUG_EVENTS_PATH = '/observer.Observer/GetDebugEvents';
+/** The standard gRPC health service (grpc.health.v1), which `hubble status` asks first. */
+export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
+export const HEALTH_WATCH_PATH = '/grpc.health.v1.Health/Watch';
+export const HEALTH_LIST_PATH = '/grpc.health.v1.Health/List';
 
 /** A protobuf Timestamp as protobufjs hands it over (seconds may be a number, a string or a Long). */
 export interface TimestampLike {
@@ -51,7 +66,9 @@ export function loadHubbleProto(): HubbleProto {
   // Imports such as "flow/flow.proto" are relative to proto/, not to the importing file.
   // google/protobuf/* never reaches here: protobufjs serves its bundled copies first.
   root.resolvePath = (_origin, target) => (isAbsolute(target) ? target : join(protoDir, target));
-  root.loadSync(['observer/observer.proto', 'flow/flow.proto', 'relay/relay.proto'], { keepCase: true });
+  root.loadSync(['observer/observer.proto', 'flow/flow.proto', 'relay/relay.proto', 'grpc/health/v1/health.proto'], {
+    keepCase: true,
+  });
   root.resolveAll();
   cached = {
     root,
@@ -61,6 +78,13 @@ export function loadHubbleProto(): HubbleProto {
     GetFlowsResponse: root.lookupType('observer.GetFlowsResponse'),
     ServerStatusRequest: root.lookupType('observer.ServerStatusRequest'),
     ServerStatusResponse: root.lookupType('observer.ServerStatusResponse'),
+    GetNodesResponse: root.lookupType('observer.GetNodesResponse'),
+    GetNamespacesResponse: root.lookupType('observer.GetNamespacesResponse'),
+    GetAgentEventsRequest: root.lookupType('observer.GetAgentEventsRequest'),
+    GetDebugEventsRequest: root.lookupType('observer.GetDebugEventsRequest'),
+    HealthCheckRequest: root.lookupType('grpc.health.v1.HealthCheckRequest'),
+    HealthCheckResponse: root.lookupType('grpc.health.v1.HealthCheckResponse'),
+    HealthListResponse: root.lookupType('grpc.health.v1.HealthListResponse'),
   };
   return cached;
 }
