@@ -16,7 +16,7 @@ const allowed = {
   synthesize: ['model', 'identity'],
   policy: ['model', 'identity'],
   review: ['model', 'identity', 'policy', 'synthesize'],
-  replay: ['model', 'collect'],
+  replay: ['model', 'collect', 'policy'],
   cli: ['*'],
   serve: ['model', 'collect', 'identity', 'aggregate', 'store', 'synthesize', 'policy', 'review', 'replay'],
   prbot: ['model', 'identity', 'store', 'synthesize', 'policy', 'review'],
@@ -27,6 +27,10 @@ const packages = {
   kafkajs: ['collect/kafka'],
   commander: ['cli'],
   '@octokit/rest': ['prbot'],
+  // the CEL evaluator (and the protobuf runtime and RE2 engine it works with) for the replay server's filters
+  '@bufbuild/cel': ['replay'],
+  '@bufbuild/protobuf': ['replay'],
+  '@bufbuild/re2': ['replay'],
 };
 
 function walk(dir) {

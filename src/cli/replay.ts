@@ -48,8 +48,12 @@ export async function runReplay(opts: RunReplayOptions): Promise<Pick<ReplayServ
     );
     return server;
   }
-  const entries = await loadReplayFiles(opts.inputs, stats);
+  const unknown = new Map<string, number>();
+  const entries = await loadReplayFiles(opts.inputs, stats, unknown);
   reportMalformed();
+  // Keys a newer Hubble may write that this version's protocol lacks: they cannot be sent, so say so.
+  for (const [path, n] of [...unknown].sort())
+    log(`  not served (unknown to this version): ${path} in ${formatCount(n)} records`);
   if (stats.flows === 0) throw inputError(`no Hubble flows in ${opts.inputs.join(', ')}`);
   const server = await startReplayServer(entries, { host, port, rate: opts.rate, tls });
   log(

@@ -47,7 +47,7 @@ export interface TimestampLike {
 let cached: HubbleProto | undefined;
 
 /** Finds `proto/` by walking up from this file: it sits in src/ when run with tsx and in dist/src/ when built. */
-function findProtoDir(): string {
+export function findProtoDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'proto');
@@ -87,6 +87,44 @@ export function loadHubbleProto(): HubbleProto {
     HealthListResponse: root.lookupType('grpc.health.v1.HealthListResponse'),
   };
   return cached;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Unknown fields: what a newer Hubble sends that this version's protocol does not have
+
+/**
+ * Decodes keeping the fields this version does not know: protobufjs then holds their bytes on each
+ * message (and writes them back when the message is encoded again) instead of dropping them.
+ */
+export function decodeKeepingUnknown(type: protobuf.Type, bytes: Uint8Array): protobuf.Message {
+  const reader = protobuf.Reader.create(bytes);
+  reader.discardUnknown = false;
+  return type.decode(reader);
+}
+
+/** Where a decoded message (or one of its sub-messages) holds unknown fields: `flow.source field 12`. */
+export function unknownFields(message: protobuf.Message, type: protobuf.Type, path = ''): string[] {
+  const out: string[] = [];
+  for (const bytes of (message as unknown as { $unknowns?: Uint8Array[] }).$unknowns ?? []) {
+    // An unknown field starts with its tag, a varint: number << 3 | wire type.
+    let tag = 0;
+    let scale = 1;
+    for (const b of bytes) {
+      tag += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) break;
+    }
+    out.push(`${path || type.name} field ${Math.floor(tag / 8)}`);
+  }
+  for (const field of type.fieldsArray) {
+    const value = (message as unknown as Record<string, unknown>)[field.name];
+    const sub = field.resolvedType;
+    if (!value || typeof value !== 'object' || !(sub instanceof protobuf.Type)) continue;
+    const where = path ? `${path}.${field.name}` : field.name;
+    if (Array.isArray(value)) for (const item of value) out.push(...unknownFields(item, sub, where));
+    else out.push(...unknownFields(value as protobuf.Message, sub, where));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -176,7 +214,15 @@ function fieldsByName(type: protobuf.Type): Map<string, protobuf.Field> {
   return map;
 }
 
-function jsonValue(field: protobuf.Field, value: unknown, path: string): unknown {
+/** Called with the path of each JSON key that no field of the protocol has (`flow.some_new_field`). */
+export type OnUnknownField = (path: string) => void;
+
+function jsonValue(
+  field: protobuf.Field,
+  value: unknown,
+  path: string,
+  onUnknown: OnUnknownField | undefined,
+): unknown {
   const type = field.resolvedType;
   if (!(type instanceof protobuf.Type)) return value; // scalars and enums: fromObject takes names, numbers, strings
   if (type.fullName === '.google.protobuf.Timestamp' && typeof value === 'string') {
@@ -186,23 +232,61 @@ function jsonValue(field: protobuf.Field, value: unknown, path: string): unknown
   }
   if (WRAPPER_TYPES.has(type.fullName) && (typeof value !== 'object' || value === null)) return { value };
   if (typeof value !== 'object' || value === null) throw new TypeError(`${path}: object expected`);
-  return jsonToPlain(type, value as Record<string, unknown>, path);
+  if (type.fullName === '.google.protobuf.Any') return jsonAny(type, value as Record<string, unknown>, path, onUnknown);
+  return jsonToPlain(type, value as Record<string, unknown>, path, onUnknown);
 }
 
-/** Renames JSON keys to proto field names and unwraps JSON-only forms; unknown keys are dropped. */
-function jsonToPlain(type: protobuf.Type, obj: Record<string, unknown>, path: string): Record<string, unknown> {
+/**
+ * An Any in ProtoJSON form (`{"@type": "type.googleapis.com/pkg.Msg", ...fields}`) as {type_url, value}.
+ * Only messages of this protocol can be encoded; any other type is reported as an unknown field.
+ */
+function jsonAny(
+  anyType: protobuf.Type,
+  obj: Record<string, unknown>,
+  path: string,
+  onUnknown: OnUnknownField | undefined,
+): Record<string, unknown> | undefined {
+  const url = typeof obj['@type'] === 'string' ? (obj['@type'] as string) : '';
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  let inner: protobuf.Type | undefined;
+  try {
+    inner = name ? anyType.root.lookupType(name) : undefined;
+  } catch {
+    inner = undefined;
+  }
+  if (!inner) {
+    onUnknown?.(`${path}[${url || 'no @type'}]`);
+    return undefined;
+  }
+  const { '@type': _, ...fields } = obj;
+  const message = inner.fromObject(jsonToPlain(inner, fields, path, onUnknown));
+  return { type_url: url, value: inner.encode(message).finish() };
+}
+
+/** Renames JSON keys to proto field names and unwraps JSON-only forms; keys the protocol lacks are reported. */
+function jsonToPlain(
+  type: protobuf.Type,
+  obj: Record<string, unknown>,
+  path: string,
+  onUnknown: OnUnknownField | undefined,
+): Record<string, unknown> {
   const fields = fieldsByName(type);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
     const field = fields.get(key);
     const value = obj[key];
-    if (!field || value === null || value === undefined) continue;
+    if (value === null || value === undefined) continue;
+    if (!field) {
+      onUnknown?.(path ? `${path}.${key}` : key);
+      continue;
+    }
     const where = path ? `${path}.${field.name}` : field.name;
     if (field.repeated) {
       if (!Array.isArray(value)) throw new TypeError(`${where}: array expected`);
-      out[field.name] = value.map((v, i) => jsonValue(field, v, `${where}[${i}]`));
+      out[field.name] = value.map((v, i) => jsonValue(field, v, `${where}[${i}]`, onUnknown));
     } else {
-      out[field.name] = jsonValue(field, value, where);
+      const converted = jsonValue(field, value, where, onUnknown);
+      if (converted !== undefined) out[field.name] = converted;
     }
   }
   return out;
@@ -210,8 +294,13 @@ function jsonToPlain(type: protobuf.Type, obj: Record<string, unknown>, path: st
 
 /**
  * Builds a GetFlowsResponse from one parsed line of Hubble JSON (`{"flow": {...}, "node_name", "time"}`).
- * Throws a TypeError naming the field when the line does not fit the protocol.
+ * Throws a TypeError naming the field when the line does not fit the protocol; keys the protocol does not
+ * have go to `onUnknown`.
  */
-export function jsonToResponse(proto: HubbleProto, obj: Record<string, unknown>): protobuf.Message {
-  return proto.GetFlowsResponse.fromObject(jsonToPlain(proto.GetFlowsResponse, obj, ''));
+export function jsonToResponse(
+  proto: HubbleProto,
+  obj: Record<string, unknown>,
+  onUnknown?: OnUnknownField,
+): protobuf.Message {
+  return proto.GetFlowsResponse.fromObject(jsonToPlain(proto.GetFlowsResponse, obj, '', onUnknown));
 }
