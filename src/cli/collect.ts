@@ -60,6 +60,8 @@ export interface CollectSummary extends IngestSummary {
   duplicates: number;
   /** Connections made (1 + reconnects). */
   connections: number;
+  /** Fields a newer Hubble sent that this version does not know: where, and in how many responses. */
+  unknownFields: Record<string, number>;
   /** Where the next run will resume (the last flow time stored). */
   resumePosition?: string;
 }
@@ -93,6 +95,7 @@ function describeEvent(e: RelayEvent | GoldmaneEvent): string | undefined {
         ? undefined
         : `node ${e.nodes.join(', ')}: ${e.state}${e.message ? ` (${e.message})` : ''}`;
     case 'duplicates':
+    case 'unknown_fields':
       return undefined;
   }
 }
@@ -104,6 +107,7 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
   const { stop, dispose } = runStopper(opts.signal, opts.durationMs);
   let duplicates = 0;
   let connections = 0;
+  const unknownFields: Record<string, number> = {};
   try {
     const kind = opts.source ?? 'hubble-relay';
     const source = liveSource(kind, opts.address);
@@ -114,6 +118,8 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
     const onEvent = (e: RelayEvent | GoldmaneEvent) => {
       if (e.type === 'connected') connections++;
       if (e.type === 'duplicates') duplicates += e.n;
+      if (e.type === 'unknown_fields')
+        for (const [where, n] of Object.entries(e.fields)) unknownFields[where] = (unknownFields[where] ?? 0) + n;
       const line = describeEvent(e);
       if (line) opts.log?.(line);
     };
@@ -170,6 +176,7 @@ export async function runCollect(opts: RunCollectOptions): Promise<CollectSummar
       ...summarizeIngest(stats, agg, store, started),
       duplicates,
       connections,
+      unknownFields,
       resumePosition: store.getCheckpoint(source)?.position,
     };
   } finally {
@@ -287,5 +294,9 @@ export function registerCollectCommand(program: Command): void {
     process.stderr.write(`${formatIngestSummary(summary, 'collected')}\n`);
     if (summary.duplicates > 0)
       process.stderr.write(`  ${formatCount(summary.duplicates)} repeated flows skipped after reconnecting\n`);
+    for (const [where, n] of Object.entries(summary.unknownFields).sort())
+      process.stderr.write(
+        `  ${where}: unknown to this version (a newer Hubble?), in ${formatCount(n)} responses; received, not read\n`,
+      );
   });
 }

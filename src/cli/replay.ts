@@ -3,7 +3,7 @@ import { readPem } from '../collect/grpc.js';
 import { parseRelayAddress } from '../collect/hubble/relay.js';
 import { emptyStats, formatLocation, inputError, usageError } from '../model/index.js';
 import { startGoldmaneReplay } from '../replay/goldmane.js';
-import { loadReplayFiles, type ReplayServer, startReplayServer } from '../replay/index.js';
+import { loadReplayFiles, type ReplayServer, SORT_WINDOW, startReplayServer } from '../replay/index.js';
 import { formatCount } from './progress.js';
 
 export interface RunReplayOptions {
@@ -69,12 +69,14 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .summary('serve exported Hubble flows (or Calico flow logs) over the Hubble Observer (or Goldmane) gRPC API')
     .description(
-      'Serve flows exported with `hubble observe -o json` (files, directories or - for stdin, gzip or not) over ' +
-        "Hubble's Observer API (GetFlows with number, first, follow, since/until and pod, namespace, verdict and " +
-        'reply filters; ServerStatus), so that any Hubble client can read them as if from a live Hubble Relay. ' +
-        'With --rate, records are released over time, as live traffic would arrive. With --goldmane, serve Calico ' +
-        "flow logs (flows.log lines or Elasticsearch exports) over Calico Goldmane's Flows API (Stream and List) " +
-        'instead, on 127.0.0.1:7443 unless --listen says otherwise.',
+      'Serve flows exported with `hubble observe -o json` (files, directories or - for stdin, gzip or not) as a ' +
+        'read-only Hubble Relay, so that any Hubble client (the hubble CLI, Hubble UI) can read them as if from a ' +
+        'live cluster: the gRPC health service, ServerStatus, GetNodes, GetNamespaces, GetFlows with number, first, ' +
+        'follow, since/until, every FlowFilter field (CEL expressions included) and field masks, and empty ' +
+        `GetAgentEvents/GetDebugEvents streams. Flows are sent by time within a window of ${SORT_WINDOW} records, as Relay ` +
+        'sorts them. With --rate, records are released over time, as live traffic would arrive. With --goldmane, ' +
+        "serve Calico flow logs (flows.log lines or Elasticsearch exports) over Calico Goldmane's Flows API (Stream " +
+        'and List) instead, on 127.0.0.1:7443 unless --listen says otherwise.',
     )
     .argument('<inputs...>', "files, directories, or '-' for stdin")
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port; default 127.0.0.1:4245)')
@@ -88,6 +90,7 @@ export function registerReplayCommand(program: Command): void {
       '\nExamples:\n' +
         '  $ flowwright replay samples/shop-hubble.jsonl.gz\n' +
         '  $ hubble observe --server localhost:4245 --last 20\n' +
+        "  $ hubble observe --server localhost:4245 --not --to-port 53 --cel-expression '_flow.verdict == Verdict.DROPPED'\n" +
         '  $ flowwright replay --listen 127.0.0.1:4245 --rate 500 flows.json.gz &\n' +
         '  $ flowwright collect --hubble-relay 127.0.0.1:4245 --duration 1m\n' +
         '  $ flowwright replay --goldmane --listen 127.0.0.1:7443 calico-flows.log.gz &\n' +

@@ -5,9 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import protobuf from 'protobufjs';
 import { DEFAULT_START, hubbleLines } from '../../samples/hubble.js';
 import { shopScenario } from '../../samples/shop.js';
 import { handleHubbleRecord } from '../../src/collect/hubble/json.js';
+import {
+  decodeKeepingUnknown,
+  jsonToResponse,
+  loadHubbleProto,
+  unknownFields,
+} from '../../src/collect/hubble/proto.js';
 import {
   backoffDelay,
   flowFilters,
@@ -225,5 +232,72 @@ describe('gRPC and JSON give identical records', () => {
     assert.equal(first.flows, 700);
     assert.equal(first.flows + second.flows, fromFile.length);
     assert.deepEqual(canon(seen), canon(fromFile));
+  });
+});
+
+describe('fields from a newer Relay', () => {
+  it('are kept on the decoded messages and reported by where they were, while the flow reads as usual', async () => {
+    const proto = loadHubbleProto();
+    const flow = {
+      time: '2024-06-03T00:00:01.000000001Z',
+      uuid: 'u-1',
+      verdict: 'FORWARDED',
+      IP: { source: '10.0.0.1', destination: '10.0.0.2', ipVersion: 'IPv4' },
+      l4: { TCP: { source_port: 40000, destination_port: 8080 } },
+      source: { namespace: 'shop', pod_name: 'web-1' },
+      destination: { namespace: 'shop', pod_name: 'api-1' },
+    };
+    const plain = jsonToResponse(proto, { flow }) as unknown as {
+      flow: protobuf.Message & { source: protobuf.Message };
+    };
+    // the flow with two fields upstream does not define: 60 (varint) in the flow, 20 (string) in its source
+    const source = Buffer.concat([
+      proto.root.lookupType('flow.Endpoint').encode(plain.flow.source).finish(),
+      Uint8Array.of(0xa2, 0x01, 0x01, 0x78),
+    ]);
+    const flowBytes = Buffer.concat([
+      proto.Flow.encode({ ...plain.flow, source: undefined }).finish(),
+      protobuf.Writer.create()
+        .uint32((8 << 3) | 2)
+        .bytes(source)
+        .finish(),
+      Uint8Array.of(0xe0, 0x03, 0x07),
+    ]);
+    const bytes = protobuf.Writer.create()
+      .uint32((1 << 3) | 2)
+      .bytes(flowBytes)
+      .finish();
+    const server = await startReplayServer(
+      [{ bytes, seconds: 1717372801, nanos: 1, flow: { node: '', namespaces: ['shop'] } }],
+      {
+        port: 0,
+      },
+    );
+    try {
+      const events: RelayEvent[] = [];
+      const stats = emptyStats();
+      const got: Flow[] = [];
+      for await (const batch of streamRelayFlows(
+        { address: server.address, follow: false, onEvent: (e) => events.push(e) },
+        stats,
+      ))
+        got.push(...batch.flows);
+      assert.equal(got.length, 1);
+      assert.equal(got[0].source.pod, 'web-1');
+      assert.equal(got[0].port, 8080);
+      assert.deepEqual(
+        events.find((e) => e.type === 'unknown_fields'),
+        {
+          type: 'unknown_fields',
+          fields: { 'flow field 60': 1, 'flow.source field 20': 1 },
+        },
+      );
+      // kept: encoded again, the message still carries them, where they were
+      const decoded = decodeKeepingUnknown(proto.GetFlowsResponse, bytes);
+      const again = decodeKeepingUnknown(proto.GetFlowsResponse, proto.GetFlowsResponse.encode(decoded).finish());
+      assert.deepEqual(unknownFields(again, proto.GetFlowsResponse), ['flow field 60', 'flow.source field 20']);
+    } finally {
+      server.kill();
+    }
   });
 });

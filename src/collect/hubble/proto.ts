@@ -105,6 +105,11 @@ export function decodeKeepingUnknown(type: protobuf.Type, bytes: Uint8Array): pr
 /** Where a decoded message (or one of its sub-messages) holds unknown fields: `flow.source field 12`. */
 export function unknownFields(message: protobuf.Message, type: protobuf.Type, path = ''): string[] {
   const out: string[] = [];
+  collectUnknown(message, type, path, out);
+  return out;
+}
+
+function collectUnknown(message: protobuf.Message, type: protobuf.Type, path: string, out: string[]): void {
   for (const bytes of (message as unknown as { $unknowns?: Uint8Array[] }).$unknowns ?? []) {
     // An unknown field starts with its tag, a varint: number << 3 | wire type.
     let tag = 0;
@@ -116,15 +121,16 @@ export function unknownFields(message: protobuf.Message, type: protobuf.Type, pa
     }
     out.push(`${path || type.name} field ${Math.floor(tag / 8)}`);
   }
-  for (const field of type.fieldsArray) {
-    const value = (message as unknown as Record<string, unknown>)[field.name];
-    const sub = field.resolvedType;
-    if (!value || typeof value !== 'object' || !(sub instanceof protobuf.Type)) continue;
-    const where = path ? `${path}.${field.name}` : field.name;
-    if (Array.isArray(value)) for (const item of value) out.push(...unknownFields(item, sub, where));
-    else out.push(...unknownFields(value as protobuf.Message, sub, where));
+  // Only the fields the message has (a decoded message's own properties), so a flow costs little.
+  for (const key of Object.keys(message)) {
+    const sub = type.fields[key]?.resolvedType;
+    if (!(sub instanceof protobuf.Type)) continue;
+    const value = (message as unknown as Record<string, unknown>)[key];
+    if (!value || typeof value !== 'object') continue;
+    const where = path ? `${path}.${key}` : key;
+    if (Array.isArray(value)) for (const item of value) collectUnknown(item, sub, where, out);
+    else collectUnknown(value as protobuf.Message, sub, where, out);
   }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -178,6 +184,8 @@ export function responseToJson(proto: HubbleProto, message: protobuf.Message): R
   }
   const lost = obj.lost_events as Record<string, unknown> | undefined;
   if (lost?.cpu) lost.cpu = (lost.cpu as { value?: number }).value ?? 0;
+  if (lost?.first) lost.first = formatTimestamp(lost.first as TimestampLike);
+  if (lost?.last) lost.last = formatTimestamp(lost.last as TimestampLike);
   return obj;
 }
 

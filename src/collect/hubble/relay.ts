@@ -30,6 +30,7 @@ import {
 } from '../grpc.js';
 import { handleHubbleRecord } from './json.js';
 import {
+  decodeKeepingUnknown,
   formatTimestamp,
   GET_FLOWS_PATH,
   type HubbleProto,
@@ -37,6 +38,7 @@ import {
   parseTimestamp,
   responseToJson,
   SERVER_STATUS_PATH,
+  unknownFields,
 } from './proto.js';
 
 /** TLS for Hubble Relay: `ca` is the `hubble-relay-client-certs` ca.crt; the name is often `*.hubble-relay.cilium.io`. */
@@ -92,7 +94,12 @@ export type RelayEvent =
   | { type: 'disconnected'; address: string; error: string; attempt: number; retryInMs: number }
   | { type: 'lost'; n: number; source: string; node: string }
   | { type: 'node_status'; state: string; nodes: string[]; message: string }
-  | { type: 'duplicates'; n: number };
+  | { type: 'duplicates'; n: number }
+  /**
+   * Fields the server sent that this version's protocol does not have (a newer Relay), by where they
+   * were and how many responses carried them. They are kept on the decoded messages, not read.
+   */
+  | { type: 'unknown_fields'; fields: Record<string, number> };
 
 const DEFAULT_ATTEMPTS_NO_FOLLOW = 5;
 const STATUS_DEADLINE_MS = 10_000;
@@ -213,6 +220,13 @@ export async function* streamRelayFlows(opts: RelayOptions, stats: CollectStats)
 
   let flows: Flow[] = [];
   let duplicates = 0;
+  let unknown: Record<string, number> = {};
+  // One decode path for every response: protobuf (unknown fields kept) → Hubble JSON → the normalizer.
+  const decodeResponse = (b: Buffer): Json => {
+    const message = decodeKeepingUnknown(proto.GetFlowsResponse, b);
+    for (const where of unknownFields(message, proto.GetFlowsResponse)) unknown[where] = (unknown[where] ?? 0) + 1;
+    return responseToJson(proto, message);
+  };
   const takeBatch = (): FlowBatch => {
     const batch: FlowBatch = { flows };
     if (lastTime) batch.checkpoint = { source, position: lastTime, label: opts.address };
@@ -293,7 +307,7 @@ export async function* streamRelayFlows(opts: RelayOptions, stats: CollectStats)
         const stream = client.makeServerStreamRequest(
           GET_FLOWS_PATH,
           (r: Uint8Array) => Buffer.from(r),
-          (b: Buffer) => responseToJson(proto, proto.GetFlowsResponse.decode(b)),
+          decodeResponse,
           request,
           new grpc.Metadata(),
           {},
@@ -365,6 +379,10 @@ export async function* streamRelayFlows(opts: RelayOptions, stats: CollectStats)
       if (duplicates > 0) {
         emit({ type: 'duplicates', n: duplicates });
         duplicates = 0;
+      }
+      if (Object.keys(unknown).length > 0) {
+        emit({ type: 'unknown_fields', fields: unknown });
+        unknown = {};
       }
       if (opts.signal?.aborted || limitReached) break;
       if (failure === undefined) {
