@@ -86,7 +86,7 @@ function assertRefused(stats: CollectStats, flows: Flow[], where: (i: number) =>
   for (const [i, issue] of stats.issues.entries()) {
     assert.equal(issue.kind, HOSTILE[i]!.kind);
     assert.equal(issue.field, HOSTILE[i]!.field);
-    for (const [k, v] of Object.entries(where(i))) assert.equal((issue as Record<string, unknown>)[k], v);
+    for (const [k, v] of Object.entries(where(i))) assert.equal((issue as unknown as Record<string, unknown>)[k], v);
     assert.doesNotMatch(issue.message, /[\u0000-\u001f]/, 'no raw control character in a message');
   }
   for (const f of flows) {
