@@ -5,6 +5,7 @@
 // never logged).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
@@ -59,6 +60,12 @@ const STATIC: Record<string, string> = {
   '/graph.js': 'graph.js',
   '/style.css': 'style.css',
 };
+// The graph libraries, served from the installed packages so the page works offline under its CSP.
+const VENDOR: Record<string, string> = {
+  '/vendor/cytoscape.min.js': 'cytoscape/dist/cytoscape.min.js',
+  '/vendor/elk.bundled.js': 'elkjs/lib/elk.bundled.js',
+  '/vendor/cytoscape-elk.js': 'cytoscape-elk/dist/cytoscape-elk.js',
+};
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -99,6 +106,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   // Read once: the page is small and does not change while the process runs.
   const files = new Map<string, Buffer>();
   for (const name of new Set(Object.values(STATIC))) files.set(name, readFileSync(join(dir, name)));
+  const require = createRequire(import.meta.url);
+  for (const [path, module] of Object.entries(VENDOR)) files.set(path, readFileSync(require.resolve(module)));
   const expected = config.token !== undefined ? tokenDigest(config.token) : undefined;
   const byStatus = new Map<number, number>();
 
@@ -426,6 +435,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     }
     const staticFile = STATIC[path];
     if (staticFile) return send(res, 200, files.get(staticFile)!, CONTENT_TYPES[extname(staticFile)]);
+    if (VENDOR[path])
+      return send(res, 200, files.get(path)!, CONTENT_TYPES['.js'], { 'Cache-Control': 'max-age=86400' });
     if (path === '/metrics' || path.startsWith('/api/')) {
       if (!authorized(req)) throw new HttpError(401, 'missing or wrong bearer token');
       if (path === '/metrics') return send(res, 200, renderMetrics(metrics()), PROMETHEUS_CONTENT_TYPE);

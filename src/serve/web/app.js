@@ -91,11 +91,29 @@ async function loadGraph() {
       ? all.workloads.map((w) => w.namespace)
       : graph.peers.filter((p) => p.type === 'workload').map((p) => p.namespace),
   );
-  state.view = drawGraph($('graph'), graph, (key) => selectWorkload(key));
+  state.view?.destroy();
+  state.view = drawGraph($('graph'), graph, {
+    onWorkload: (key) => selectWorkload(key),
+    onStatus: graphNote,
+  });
+  await state.view.ready;
   const workloads = graph.peers.filter((p) => p.type === 'workload').length;
   const sources = health.sources.map((src) => `${src.name}: ${src.state}`).join(', ');
   setStatus(`${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges${sources ? ` · ${sources}` : ''}`);
   if (state.workload && state.view.has(state.workload)) selectWorkload(state.workload);
+}
+
+/** The legend's note: what the graph leaves out and how to see it. */
+function graphNote(s) {
+  const parts = [];
+  if (s.collapsed) parts.push(`${s.collapsed} of ${s.namespaces} namespaces collapsed: click one to expand it`);
+  if (s.hiddenLabels) parts.push(`${s.hiddenLabels} port labels hidden where they would overlap: hover an edge`);
+  if (s.focused) parts.push(`showing ${s.focused} and its neighbours`);
+  $('graph-note').textContent = parts.length
+    ? parts.join(' · ')
+    : 'drag to pan, wheel to zoom, click a workload or an edge';
+  $('expand-all').hidden = s.collapsed === 0;
+  $('show-all').hidden = !s.focused;
 }
 
 function fillNamespaces(list) {
@@ -141,7 +159,6 @@ function onSearch() {
 function pick(key) {
   $('matches').hidden = true;
   state.view?.highlight(new Set());
-  state.view?.focus(key);
   selectWorkload(key);
 }
 
@@ -162,7 +179,8 @@ function showTab(name) {
 
 async function selectWorkload(key) {
   state.workload = key;
-  state.view?.select(key);
+  state.view?.select(key, { center: true });
+  $('focus').disabled = false;
   const panel = $('view-workload');
   panel.replaceChildren(h('p', { class: 'empty' }, 'loading…'));
   showTab('workload');
@@ -462,9 +480,14 @@ function init() {
   });
   $('search').addEventListener('blur', () => setTimeout(() => ($('matches').hidden = true), 150));
   for (const t of ['workload', 'proposal', 'diff']) $(`tab-${t}`).addEventListener('click', () => showTab(t));
+  $('fit').addEventListener('click', () => state.view?.fit());
+  $('focus').addEventListener('click', () => state.workload && state.view?.focus(state.workload));
+  $('show-all').addEventListener('click', () => state.view?.showAll());
+  $('expand-all').addEventListener('click', () => state.view?.expandAll());
   loadGraph().catch((e) => setStatus(e.message, true));
 }
 
 init();
 // For the browser test and the console: names as the graph shows them.
-window.flowwright = { peerName };
+// The view holds the Cytoscape instance (`flowwright.view().cy`), which the browser tests measure.
+window.flowwright = { peerName, view: () => state.view };

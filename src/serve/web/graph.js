@@ -1,28 +1,21 @@
-// The dependency graph as SVG, without a library: namespaces are boxes laid out in rows, their
-// workloads on a grid inside; peers outside any namespace (external addresses, the host, the API
-// server) share one box. Edges between the same two peers are drawn once, labelled with every port.
-// All text goes through textContent, so no name or label can become markup.
+// The dependency graph, drawn by Cytoscape.js and laid out by ELK (layered, left to right, namespaces
+// as compound nodes). Both libraries are served by `serve` from the package (vendor/), never a CDN.
+// This file turns the API's graph into Cytoscape elements (edges between the same two nodes merged,
+// their ports aggregated into one label; large graphs with namespaces collapsed) and keeps port labels
+// off nodes and off each other: after each layout or selection, labels that would overlap are hidden
+// and shown on hover or select instead. Cytoscape draws text on a canvas, so no name can become markup.
 
-const SVG = 'http://www.w3.org/2000/svg';
-const CELL_W = 150;
-const CELL_H = 44;
-const PAD = 24;
-const TITLE_H = 22;
-const GAP = 30;
-const OUTSIDE = '(outside the namespaces)';
-/** Above this many drawn edges, port labels show only for the selected workload. */
-const LABEL_LIMIT = 300;
+/** Above this many workloads the namespaces start collapsed, one node each, and expand on click. */
+export const COLLAPSE_AT = 200;
+/** An edge's label lists its ports up to this many; more become "N ports" (the full list on hover). */
+const PORTS_IN_LABEL = 3;
+const FONT = '13px system-ui, sans-serif';
+const NODE_H = 32;
 
-function el(name, attrs = {}, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
+/** The namespace a peer is drawn in, or undefined for peers outside every namespace. */
 export function groupOf(peer) {
   if (peer.type === 'workload' || (peer.type === 'networkset' && peer.namespace)) return peer.namespace;
-  return OUTSIDE;
+  return undefined;
 }
 
 export function peerName(peer) {
@@ -32,7 +25,7 @@ export function peerName(peer) {
     case 'reserved':
       return peer.entity;
     case 'external':
-      return peer.names?.length ? `${peer.cidr} (${peer.names[0]})` : peer.cidr;
+      return peer.names?.length ? `${peer.cidr}\n${peer.names[0]}` : peer.cidr;
     case 'networkset':
       return peer.name;
     default:
@@ -40,203 +33,506 @@ export function peerName(peer) {
   }
 }
 
-function truncate(text, max) {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+/**
+ * The style class of a peer, after Hubble UI's service map: workloads, the world (outside the
+ * cluster), cluster nodes (host, remote-node), the API server, and external addresses or FQDNs.
+ */
+export function peerClass(peer) {
+  if (peer.type === 'workload') return 'workload';
+  if (peer.type === 'external') return 'external';
+  if (peer.type === 'networkset') return 'networkset';
+  if (peer.entity === 'world') return 'world';
+  if (peer.entity === 'host' || peer.entity === 'remote-node') return 'cluster-node';
+  if (peer.entity === 'kube-apiserver') return 'kube-apiserver';
+  return 'reserved';
 }
 
-/** Positions for every peer: { nodes: Map(key → {x, y, peer}), groups: [{name, x, y, w, h}] , width, height }. */
-export function layout(peers) {
-  const byGroup = new Map();
-  for (const p of peers) {
-    const g = groupOf(p);
-    if (!byGroup.has(g)) byGroup.set(g, []);
-    byGroup.get(g).push(p);
-  }
-  const names = [...byGroup.keys()].sort((a, b) => (a === OUTSIDE) - (b === OUTSIDE) || a.localeCompare(b));
-  const boxes = names.map((name) => {
-    const members = byGroup.get(name).sort((a, b) => peerName(a).localeCompare(peerName(b)));
-    const cols = Math.max(1, Math.ceil(Math.sqrt(members.length * 1.5)));
-    const rows = Math.ceil(members.length / cols);
-    return { name, members, cols, w: cols * CELL_W + PAD, h: rows * CELL_H + TITLE_H + PAD / 2 };
-  });
-  // Shelf packing: fill rows up to a width that keeps the whole picture roughly 16:10.
-  const area = boxes.reduce((s, b) => s + (b.w + GAP) * (b.h + GAP), 0);
-  const maxW = Math.max(Math.sqrt(area * 1.6), ...boxes.map((b) => b.w));
-  const nodes = new Map();
-  const groups = [];
-  let x = 0;
-  let y = 0;
-  let rowH = 0;
-  let width = 0;
-  for (const b of boxes) {
-    if (x > 0 && x + b.w > maxW) {
-      x = 0;
-      y += rowH + GAP;
-      rowH = 0;
-    }
-    groups.push({ name: b.name, x, y, w: b.w, h: b.h });
-    b.members.forEach((p, i) => {
-      const cx = x + PAD / 2 + (i % b.cols) * CELL_W + 10;
-      const cy = y + TITLE_H + Math.floor(i / b.cols) * CELL_H + CELL_H / 2;
-      nodes.set(p.key, { x: cx, y: cy, peer: p });
-    });
-    x += b.w + GAP;
-    rowH = Math.max(rowH, b.h);
-    width = Math.max(width, x);
-  }
-  return { nodes, groups, width: Math.max(width, 200), height: Math.max(y + rowH, 100) };
+export function portText(e) {
+  return e.port ? `${e.port}/${e.protocol}` : e.protocol;
 }
 
-/** Edges merged per (src, dst): ports, flows, and whether any or all flows were dropped. */
-export function mergeEdges(edges) {
-  const merged = new Map();
-  for (const e of edges) {
-    const id = `${e.src}\u0000${e.dst}`;
-    let m = merged.get(id);
-    if (!m) {
-      m = { src: e.src, dst: e.dst, ports: [], allowed: 0, dropped: 0 };
-      merged.set(id, m);
-    }
-    const dropped = (e.verdicts.dropped ?? 0) + (e.verdicts.error ?? 0);
-    m.dropped += dropped;
-    m.allowed += Math.max(0, e.flows - dropped);
-    m.ports.push({ text: e.port ? `${e.port}/${e.protocol}` : e.protocol, dropped: dropped > 0 && dropped >= e.flows });
-  }
-  return [...merged.values()];
+function droppedOf(e) {
+  return (e.verdicts?.dropped ?? 0) + (e.verdicts?.error ?? 0);
 }
 
 /**
- * Draws the graph into `svg`. Returns { select(key), highlight(keys), focus(key) }. `onSelect(key)` is
- * called when a workload is clicked.
+ * Edges merged per drawn (source, target): `nodeOf(peerKey)` gives the drawn node (a peer, or its
+ * collapsed namespace). Each merged edge keeps its ports, flows, dropped and would-deny counts.
+ * `wouldDeny(edge)` is the rollout hook: flows of the edge the candidate policy would deny.
  */
-export function drawGraph(svg, graph, onSelect) {
-  svg.replaceChildren();
-  const { nodes, groups, width, height } = layout(graph.peers);
-  const view = { x: -GAP, y: -GAP, w: width + 2 * GAP, h: height + 2 * GAP };
-  const setView = () => svg.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`);
-  setView();
-  const root = el('g', {}, svg);
-  const groupLayer = el('g', {}, root);
-  const edgeLayer = el('g', {}, root);
-  const labelLayer = el('g', {}, root);
-  const nodeLayer = el('g', {}, root);
-
-  for (const g of groups) {
-    const box = el('g', { class: 'ns' }, groupLayer);
-    el('rect', { x: g.x, y: g.y, width: g.w, height: g.h }, box);
-    const title = el('text', { class: 'ns-title', x: g.x + 8, y: g.y + 15 }, box);
-    title.textContent = g.name;
-  }
-
-  const merged = mergeEdges(graph.edges);
-  svg.classList.toggle('dense', merged.length > LABEL_LIMIT);
-  const edgesOf = new Map();
-  const drawn = [];
-  for (const m of merged) {
-    const a = nodes.get(m.src);
-    const b = nodes.get(m.dst);
-    if (!a || !b) continue;
-    const onlyDropped = m.allowed === 0 && m.dropped > 0;
-    const cls = m.dropped > 0 ? 'edge dropped' : 'edge';
-    // A gentle curve, so that A→B and B→A do not overlap.
-    const mx = (a.x + b.x) / 2 + (b.y - a.y) * 0.12;
-    const my = (a.y + b.y) / 2 - (b.x - a.x) * 0.12;
-    const d = a === b ? `M${a.x},${a.y} c 30,-40 60,0 0,8` : `M${a.x},${a.y} Q${mx},${my} ${b.x},${b.y}`;
-    const path = el('path', { class: cls, d }, edgeLayer);
-    path.dataset.src = m.src;
-    path.dataset.dst = m.dst;
-    const tip = el('title', {}, path);
-    tip.textContent = `${m.src} → ${m.dst}: ${m.ports.map((p) => p.text).join(', ')}${m.dropped ? ` (${m.dropped} dropped)` : ''}`;
-    const label = el('text', { class: onlyDropped ? 'port dropped' : 'port', x: mx, y: my }, labelLayer);
-    label.textContent = truncate(m.ports.map((p) => p.text).join(', '), 40);
-    const item = { path, label };
-    drawn.push(item);
-    for (const k of [m.src, m.dst]) {
-      if (!edgesOf.has(k)) edgesOf.set(k, []);
-      edgesOf.get(k).push(item);
+export function mergeEdges(edges, nodeOf = (k) => k, wouldDeny = () => 0) {
+  const merged = new Map();
+  for (const e of edges) {
+    const src = nodeOf(e.src);
+    const dst = nodeOf(e.dst);
+    if (src === undefined || dst === undefined) continue;
+    const id = `${src}\u0000${dst}`;
+    let m = merged.get(id);
+    if (!m) {
+      m = { id, src, dst, ports: new Map(), flows: 0, dropped: 0, wouldDeny: 0, edges: [] };
+      merged.set(id, m);
     }
+    const dropped = droppedOf(e);
+    const wd = wouldDeny(e) ?? 0;
+    m.flows += e.flows;
+    m.dropped += dropped;
+    m.wouldDeny += wd;
+    m.edges.push(e);
+    const text = portText(e);
+    const p = m.ports.get(text) ?? { text, flows: 0, dropped: 0 };
+    p.flows += e.flows;
+    p.dropped += dropped;
+    m.ports.set(text, p);
   }
+  return [...merged.values()].map((m) => {
+    const ports = [...m.ports.values()].sort((a, b) => b.flows - a.flows || a.text.localeCompare(b.text));
+    return { ...m, ports, verdict: verdictOf(m) };
+  });
+}
 
-  const nodeEls = new Map();
-  for (const [key, n] of nodes) {
-    const external = n.peer.type !== 'workload';
-    const g = el('g', { class: external ? 'node external' : 'node', transform: `translate(${n.x},${n.y})` }, nodeLayer);
-    g.dataset.key = key;
-    el('circle', { r: 6 }, g);
-    const text = el('text', { x: 10, y: 4 }, g);
-    text.textContent = truncate(peerName(n.peer), 20);
-    const tip = el('title', {}, g);
-    tip.textContent = key;
-    if (n.peer.type === 'workload') g.addEventListener('click', () => onSelect(key));
-    nodeEls.set(key, g);
+/** dropped: every flow was dropped; would-deny: the rollout candidate would deny some; partial: some dropped. */
+function verdictOf(m) {
+  if (m.dropped > 0 && m.dropped >= m.flows) return 'dropped';
+  if (m.wouldDeny > 0) return 'would-deny';
+  if (m.dropped > 0) return 'partial';
+  return 'allowed';
+}
+
+export function edgeLabel(ports) {
+  if (ports.length <= PORTS_IN_LABEL) return ports.map((p) => p.text).join(', ');
+  return `${ports.length} ports`;
+}
+
+/**
+ * Cytoscape elements for the graph. Namespaces in `collapsed` become one node each; the others are
+ * compound parents of their workloads. Returns { elements, collapsible } (namespace → member count).
+ */
+export function buildElements(graph, { collapsed = new Set(), wouldDeny } = {}) {
+  const members = new Map();
+  for (const p of graph.peers) {
+    const ns = groupOf(p);
+    if (ns !== undefined) members.set(ns, (members.get(ns) ?? 0) + 1);
   }
+  const elements = [];
+  for (const [ns, count] of [...members].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const id = `ns:${ns}`;
+    if (collapsed.has(ns))
+      elements.push({
+        group: 'nodes',
+        data: { id, label: `${ns}\n${count} workloads`, namespace: ns, members: count },
+        classes: 'namespace-collapsed',
+      });
+    else elements.push({ group: 'nodes', data: { id, label: ns, namespace: ns }, classes: 'namespace' });
+  }
+  const nodeOf = new Map();
+  for (const p of graph.peers) {
+    const ns = groupOf(p);
+    if (ns !== undefined && collapsed.has(ns)) {
+      nodeOf.set(p.key, `ns:${ns}`);
+      continue;
+    }
+    nodeOf.set(p.key, p.key);
+    const data = { id: p.key, label: peerName(p), kind: peerClass(p) };
+    if (ns !== undefined) data.parent = `ns:${ns}`;
+    elements.push({ group: 'nodes', data, classes: data.kind });
+  }
+  const merged = mergeEdges(graph.edges, (k) => nodeOf.get(k), wouldDeny);
+  merged.forEach((m, i) => {
+    elements.push({
+      group: 'edges',
+      data: {
+        id: `e${i}`,
+        source: m.src,
+        target: m.dst,
+        label: edgeLabel(m.ports),
+        ports: m.ports.map((p) => p.text).join(', '),
+        flows: m.flows,
+        dropped: m.dropped,
+        wouldDeny: m.wouldDeny,
+        verdict: m.verdict,
+      },
+      classes: m.verdict,
+    });
+  });
+  return { elements, merged, members };
+}
 
-  // Pan by dragging, zoom with the wheel around the pointer.
-  let drag;
-  svg.onpointerdown = (ev) => {
-    if (ev.target.closest?.('.node')) return;
-    drag = { x: ev.clientX, y: ev.clientY, vx: view.x, vy: view.y };
-    svg.classList.add('panning');
-    svg.setPointerCapture(ev.pointerId);
-  };
-  svg.onpointermove = (ev) => {
-    if (!drag) return;
-    const scale = view.w / svg.clientWidth;
-    view.x = drag.vx - (ev.clientX - drag.x) * scale;
-    view.y = drag.vy - (ev.clientY - drag.y) * scale;
-    setView();
-  };
-  svg.onpointerup = () => {
-    drag = undefined;
-    svg.classList.remove('panning');
-  };
-  svg.onwheel = (ev) => {
-    ev.preventDefault();
-    const factor = ev.deltaY > 0 ? 1.15 : 1 / 1.15;
-    const rect = svg.getBoundingClientRect();
-    const px = view.x + ((ev.clientX - rect.left) / rect.width) * view.w;
-    const py = view.y + ((ev.clientY - rect.top) / rect.height) * view.h;
-    view.x = px - (px - view.x) * factor;
-    view.y = py - (py - view.y) * factor;
-    view.w *= factor;
-    view.h *= factor;
-    setView();
-  };
+let measureCtx;
+/** Width of the longest line of `text` in the graph's font, for sizing nodes to their names. */
+export function textWidth(text) {
+  measureCtx ??= document.createElement('canvas').getContext('2d');
+  measureCtx.font = FONT;
+  return Math.max(
+    ...String(text)
+      .split('\n')
+      .map((l) => measureCtx.measureText(l).width),
+  );
+}
 
-  let selected;
+function colours() {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name) => css.getPropertyValue(name).trim();
   return {
-    has: (key) => nodes.has(key),
-    select(key) {
-      if (selected) {
-        nodeEls.get(selected)?.classList.remove('selected');
-        for (const item of edgesOf.get(selected) ?? []) {
-          item.path.classList.remove('hl');
-          item.label.classList.remove('hl');
-        }
+    fg: v('--fg'),
+    muted: v('--muted'),
+    bg: v('--bg'),
+    node: v('--node-bg'),
+    nodeBorder: v('--node-border'),
+    group: v('--group'),
+    groupBorder: v('--line'),
+    edge: v('--ok'),
+    dropped: v('--dropped'),
+    wouldDeny: v('--would-deny'),
+    accent: v('--accent'),
+    world: v('--world'),
+    clusterNode: v('--cluster-node'),
+    apiserver: v('--apiserver'),
+    external: v('--external'),
+    match: v('--match'),
+  };
+}
+
+function stylesheet(c) {
+  return [
+    {
+      selector: 'node',
+      style: {
+        label: 'data(label)',
+        'font-family': 'system-ui, sans-serif',
+        'font-size': 13,
+        color: c.fg,
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'text-wrap': 'wrap',
+        'text-max-width': 1000,
+        shape: 'round-rectangle',
+        'background-color': c.node,
+        'border-width': 1.5,
+        'border-color': c.nodeBorder,
+      },
+    },
+    { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)' } },
+    {
+      selector: ':parent',
+      style: {
+        shape: 'round-rectangle',
+        'background-color': c.group,
+        'background-opacity': 1,
+        'border-color': c.groupBorder,
+        'border-width': 1,
+        'text-valign': 'top',
+        'text-halign': 'center',
+        'text-margin-y': -4,
+        'font-weight': 'bold',
+        color: c.muted,
+        padding: 12,
+      },
+    },
+    {
+      selector: 'node.namespace-collapsed',
+      style: { 'background-color': c.group, 'border-color': c.groupBorder, 'border-width': 2, 'font-weight': 'bold' },
+    },
+    { selector: 'node.world', style: { shape: 'ellipse', 'border-color': c.world, 'border-width': 2 } },
+    { selector: 'node.cluster-node', style: { shape: 'barrel', 'border-color': c.clusterNode, 'border-width': 2 } },
+    { selector: 'node.kube-apiserver', style: { shape: 'hexagon', 'border-color': c.apiserver, 'border-width': 2 } },
+    { selector: 'node.external', style: { 'border-style': 'dashed', 'border-color': c.external } },
+    { selector: 'node.networkset', style: { 'border-style': 'dotted', 'border-color': c.external } },
+    { selector: 'node.reserved', style: { 'border-style': 'dashed', 'border-color': c.muted } },
+    { selector: 'node.match', style: { 'border-color': c.match, 'border-width': 3 } },
+    { selector: 'node:selected', style: { 'border-color': c.accent, 'border-width': 3 } },
+    {
+      selector: 'edge',
+      style: {
+        width: 1.5,
+        'line-color': c.edge,
+        'target-arrow-color': c.edge,
+        'target-arrow-shape': 'triangle',
+        'arrow-scale': 1.1,
+        'curve-style': 'bezier',
+        opacity: 0.8,
+        'font-family': 'system-ui, sans-serif',
+        'font-size': 11,
+        color: c.fg,
+        'text-background-color': c.bg,
+        'text-background-opacity': 0.9,
+        'text-background-padding': 2,
+        'text-background-shape': 'round-rectangle',
+      },
+    },
+    { selector: 'edge.labelled', style: { label: 'data(label)' } },
+    { selector: 'edge.partial', style: { 'line-style': 'dashed' } },
+    {
+      selector: 'edge.dropped',
+      style: { 'line-color': c.dropped, 'target-arrow-color': c.dropped, 'line-style': 'dashed', color: c.dropped },
+    },
+    {
+      selector: 'edge.would-deny',
+      style: { 'line-color': c.wouldDeny, 'target-arrow-color': c.wouldDeny, color: c.wouldDeny, width: 2.5 },
+    },
+    { selector: 'edge:selected, edge.hl', style: { width: 3, opacity: 1 } },
+    { selector: '.faded', style: { opacity: 0.15 } },
+  ];
+}
+
+function sizeNodes(cy) {
+  cy.nodes().forEach((n) => {
+    if (n.isParent()) return;
+    const lines = String(n.data('label')).split('\n').length;
+    n.data({ w: Math.ceil(textWidth(n.data('label')) + 24), h: NODE_H + (lines - 1) * 16 });
+  });
+}
+
+const ELK_OPTIONS = {
+  algorithm: 'layered',
+  'elk.direction': 'RIGHT',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+  'elk.spacing.nodeNode': 22,
+  'elk.layered.spacing.nodeNodeBetweenLayers': 90,
+  'elk.spacing.componentComponent': 60,
+  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+  'elk.layered.crossingMinimization.strategy': 'LAYER_SWEEP',
+};
+
+/** Boxes overlap (with a small margin, so touching labels do not read as one). */
+function overlaps(a, b, m = 1) {
+  return a.x1 < b.x2 + m && b.x1 < a.x2 + m && a.y1 < b.y2 + m && b.y1 < a.y2 + m;
+}
+
+/** A uniform grid over boxes, so that checking 5,000 labels does not compare every pair. */
+function boxIndex(cell = 120) {
+  const cells = new Map();
+  const keys = (b) => {
+    const out = [];
+    for (let x = Math.floor(b.x1 / cell); x <= Math.floor(b.x2 / cell); x++)
+      for (let y = Math.floor(b.y1 / cell); y <= Math.floor(b.y2 / cell); y++) out.push(`${x},${y}`);
+    return out;
+  };
+  return {
+    add(b) {
+      for (const k of keys(b)) {
+        if (!cells.has(k)) cells.set(k, []);
+        cells.get(k).push(b);
       }
+    },
+    hits(b) {
+      for (const k of keys(b)) for (const o of cells.get(k) ?? []) if (overlaps(b, o)) return true;
+      return false;
+    },
+  };
+}
+
+/** The box of an element's own label (model coordinates), or undefined when it has none. */
+export function labelBox(ele) {
+  const bb = ele.boundingBox({
+    includeNodes: false,
+    includeEdges: false,
+    includeLabels: true,
+    includeMainLabels: true,
+    includeSourceLabels: false,
+    includeTargetLabels: false,
+    includeOverlays: false,
+    includeUnderlays: false,
+  });
+  return bb.w > 0 && bb.h > 0 ? bb : undefined;
+}
+
+/**
+ * Shows the port label of every visible edge that fits: edges in `first` (the selection) and then the
+ * busiest ones get their label, any label that would overlap a node, a namespace title or a label
+ * already shown stays hidden (its ports show on hover). Returns how many were hidden.
+ */
+export function placeLabels(cy, first = cy.collection()) {
+  const edges = cy.edges(':visible');
+  cy.batch(() => edges.addClass('labelled'));
+  const index = boxIndex();
+  cy.nodes(':visible').forEach((n) => {
+    if (n.isParent()) {
+      const title = labelBox(n);
+      if (title) index.add(title);
+    } else index.add(n.boundingBox({ includeLabels: true, includeOverlays: false }));
+  });
+  const order = edges.toArray().sort((a, b) => {
+    const fa = first.has(a) ? 1 : 0;
+    const fb = first.has(b) ? 1 : 0;
+    return fb - fa || b.data('flows') - a.data('flows');
+  });
+  const hide = [];
+  for (const e of order) {
+    const box = labelBox(e);
+    if (!box) continue;
+    if (index.hits(box)) hide.push(e);
+    else index.add(box);
+  }
+  cy.batch(() => {
+    for (const e of hide) e.removeClass('labelled');
+  });
+  return hide.length;
+}
+
+/**
+ * Draws the graph into `container`. Options: onWorkload(key) when a workload is clicked, onEdge(info)
+ * when an edge is clicked, onStatus(text) for what the graph shows, wouldDeny(edge) (rollout hook).
+ * Returns the view: has, select, highlight, focus, showAll, fit, expand, cy.
+ */
+export function drawGraph(container, graph, opts = {}) {
+  const { cytoscape } = window;
+  const workloads = graph.peers.filter((p) => p.type === 'workload').length;
+  const collapsed = new Set();
+  if (workloads > COLLAPSE_AT) for (const p of graph.peers) if (groupOf(p) !== undefined) collapsed.add(groupOf(p));
+  const cy = cytoscape({
+    container,
+    style: stylesheet(colours()),
+    minZoom: 0.05,
+    maxZoom: 4,
+    boxSelectionEnabled: false,
+    autoungrabify: true,
+  });
+  let built;
+  let selected;
+  let focused;
+  let hiddenLabels = 0;
+  const tip = document.createElement('div');
+  tip.className = 'graph-tip';
+  tip.hidden = true;
+  container.append(tip);
+
+  const report = () =>
+    opts.onStatus?.({ hiddenLabels, collapsed: collapsed.size, namespaces: built.members.size, focused });
+
+  const relabel = () => {
+    const first = selected ? cy.getElementById(selected).connectedEdges() : cy.collection();
+    hiddenLabels = placeLabels(cy, first);
+    report();
+  };
+
+  const render = () =>
+    new Promise((resolve) => {
+      built = buildElements(graph, { collapsed, wouldDeny: opts.wouldDeny });
+      cy.elements().remove();
+      cy.add(built.elements);
+      sizeNodes(cy);
+      const layout = cy.layout({
+        name: 'elk',
+        fit: true,
+        padding: 30,
+        animate: false,
+        nodeDimensionsIncludeLabels: false,
+        elk: ELK_OPTIONS,
+        nodeLayoutOptions: (n) => (n.isParent() ? { 'elk.padding': '[top=34,left=14,bottom=14,right=14]' } : {}),
+      });
+      layout.one('layoutstop', () => {
+        if (selected && cy.getElementById(selected).nonempty()) cy.getElementById(selected).select();
+        if (focused && cy.getElementById(focused).nonempty()) applyFocus(focused);
+        relabel();
+        resolve();
+      });
+      layout.run();
+    });
+
+  const applyFocus = (key) => {
+    const node = cy.getElementById(key);
+    if (node.empty()) return false;
+    focused = key;
+    const keep = node.closedNeighborhood();
+    const withParents = keep.union(keep.parents());
+    cy.batch(() => {
+      cy.elements().style('display', 'element');
+      cy.elements().not(withParents).style('display', 'none');
+    });
+    cy.fit(withParents, 60);
+    return true;
+  };
+
+  cy.on('tap', 'node', (ev) => {
+    const n = ev.target;
+    if (n.hasClass('namespace-collapsed')) {
+      collapsed.delete(n.data('namespace'));
+      render();
+    } else if (n.hasClass('workload')) opts.onWorkload?.(n.id());
+  });
+  cy.on('tap', 'edge', (ev) => {
+    const e = ev.target;
+    const m = built.merged[Number(e.id().slice(1))];
+    opts.onEdge?.(m);
+  });
+  cy.on('mouseover', 'edge', (ev) => {
+    const e = ev.target;
+    tip.textContent = `${e.source().data('label').split('\n')[0]} → ${e.target().data('label').split('\n')[0]}: ${e.data('ports')}${e.data('dropped') ? ` · ${e.data('dropped')} dropped` : ''}${e.data('wouldDeny') ? ` · ${e.data('wouldDeny')} would be denied` : ''}`;
+    const p = ev.renderedPosition;
+    tip.style.left = `${p.x + 12}px`;
+    tip.style.top = `${p.y + 12}px`;
+    tip.hidden = false;
+  });
+  cy.on('mouseout', 'edge', () => {
+    tip.hidden = true;
+  });
+  cy.on('mouseover', 'node', (ev) => {
+    const n = ev.target;
+    if (n.isParent()) return;
+    tip.textContent = n.hasClass('namespace-collapsed') ? `${n.data('namespace')}: click to expand` : n.id();
+    const p = ev.renderedPosition;
+    tip.style.left = `${p.x + 12}px`;
+    tip.style.top = `${p.y + 12}px`;
+    tip.hidden = false;
+  });
+  cy.on('mouseout', 'node', () => {
+    tip.hidden = true;
+  });
+
+  const ready = render();
+  return {
+    cy,
+    ready,
+    has: (key) => graph.peers.some((p) => p.key === key),
+    /** Marks a workload as selected (expanding its namespace when collapsed); its edges' labels come first. */
+    async select(key, { center = false } = {}) {
       selected = key;
-      svg.classList.toggle('focus', key !== undefined);
-      if (key === undefined) return;
-      nodeEls.get(key)?.classList.add('selected');
-      for (const item of edgesOf.get(key) ?? []) {
-        item.path.classList.add('hl');
-        item.label.classList.add('hl');
+      await ready;
+      const peer = graph.peers.find((p) => p.key === key);
+      const ns = peer && groupOf(peer);
+      if (ns !== undefined && collapsed.has(ns)) {
+        collapsed.delete(ns);
+        await render();
       }
+      cy.elements().unselect();
+      cy.edges().removeClass('hl');
+      const node = cy.getElementById(key);
+      node.select();
+      node.connectedEdges().addClass('hl');
+      if (center && node.nonempty()) {
+        // Only when it is out of sight: moving the picture under the reader's pointer is disorienting.
+        const b = node.boundingBox();
+        const x = cy.extent();
+        if (b.x1 < x.x1 || b.x2 > x.x2 || b.y1 < x.y1 || b.y2 > x.y2) cy.center(node);
+      }
+      relabel();
     },
     highlight(keys) {
-      for (const [key, g] of nodeEls) g.classList.toggle('match', keys.has(key));
+      cy.batch(() => {
+        for (const n of cy.nodes()) n.toggleClass('match', keys.has(n.id()));
+      });
     },
-    /** Centers the view on a peer, zooming in when the whole graph is shown. */
-    focus(key) {
-      const n = nodes.get(key);
-      if (!n) return;
-      const w = Math.min(view.w, 1200);
-      const h = (view.h / view.w) * w;
-      view.x = n.x - w / 2;
-      view.y = n.y - h / 2;
-      view.w = w;
-      view.h = h;
-      setView();
+    /** Shows only the workload and its neighbours, fitted to the view. */
+    async focus(key) {
+      await this.select(key);
+      if (applyFocus(key)) relabel();
+    },
+    showAll() {
+      focused = undefined;
+      cy.elements().style('display', 'element');
+      cy.fit(undefined, 30);
+      relabel();
+    },
+    fit() {
+      cy.fit(cy.elements(':visible'), 30);
+    },
+    async expandAll() {
+      collapsed.clear();
+      await render();
+    },
+    destroy() {
+      cy.destroy();
+      tip.remove();
     },
   };
 }

@@ -1,0 +1,411 @@
+// The review page in headless Chromium (Debian's chromium, driven by playwright-core): the graph (drawn
+// by Cytoscape.js, laid out by ELK) has every peer, namespaces as groups, arrowheads, and port labels
+// that overlap neither nodes nor each other (measured from the boxes Cytoscape reports); search, select
+// and focus change what is shown; the proposal (downloadable YAML) and the diff against an existing
+// policy directory; markup in names stays text. Screenshots go to test-artifacts/.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { createAggregator } from '../../src/aggregate/index.js';
+import { readFlowFiles } from '../../src/collect/index.js';
+import { assignSelectors } from '../../src/identity/index.js';
+import { emptyStats, type Flow } from '../../src/model/index.js';
+import { loadServeConfig } from '../../src/serve/index.js';
+import { openStore } from '../../src/store/index.js';
+import { DEFAULT_PROPOSAL_OPTIONS, proposeNetworkPolicies, renderProposalFile } from '../../src/synthesize/index.js';
+import { loadGraph, type ShopExport, sharedConfig, shopExport, startServing, syntheticClusterDb } from './helpers.js';
+
+const CHROMIUM = process.env.FLOWWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
+const root = new URL('../..', import.meta.url).pathname;
+const artifacts = join(root, 'test-artifacts');
+const dir = mkdtempSync(join(tmpdir(), 'flowwright-serve-browser-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let shop: ShopExport;
+let frontend: string;
+let frontendFile: string;
+const policiesDir = join(dir, 'policies');
+
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+
+before(async () => {
+  shop = await shopExport(dir, 3000, 3);
+  // A workload whose name and pod are markup: the page must show it as text and never run it.
+  const flows: Flow[] = [];
+  for await (const batch of readFlowFiles([shop.file], { strict: false, stats: emptyStats() }))
+    flows.push(...batch.flows);
+  const model = flows.find((f) => f.reply === false && f.source.workload && f.destination.workload)!;
+  const hostile: Flow = {
+    ...model,
+    source: {
+      ...model.source,
+      pod: `${HOSTILE}-1`,
+      workload: { kind: 'Deployment', name: HOSTILE },
+      labels: { app: HOSTILE },
+    },
+  };
+  const aggregator = createAggregator();
+  aggregator.add([hostile]);
+  const store = openStore(shop.db);
+  store.applyDelta(aggregator.take());
+  store.close();
+  shop.graph = loadGraph(shop.db);
+  const graph = shop.graph;
+  assignSelectors(graph);
+  frontend = [...graph.peers.keys()].find((k) => k.endsWith('/Deployment/frontend'))!;
+  assert.ok(frontend, 'the shop has a frontend');
+  // The existing policies: the proposal for everything except the frontend, whose policy is then "added".
+  const proposal = proposeNetworkPolicies(graph, { ...DEFAULT_PROPOSAL_OPTIONS });
+  for (const f of proposal.files) {
+    if (f.workload === frontend) {
+      frontendFile = f.path;
+      continue;
+    }
+    const path = join(policiesDir, f.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, renderProposalFile(f));
+  }
+  assert.ok(frontendFile);
+});
+
+type Box = { x1: number; y1: number; x2: number; y2: number; what: string };
+
+/** What Cytoscape shows, read in the page: nodes, edges with their style, and every visible label's box. */
+function graphState(page: Page) {
+  return page.evaluate(() => {
+    // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
+    const cy = (window as any).flowwright.view().cy;
+    const opts = {
+      includeNodes: false,
+      includeEdges: false,
+      includeLabels: true,
+      includeMainLabels: true,
+      includeSourceLabels: false,
+      includeTargetLabels: false,
+      includeOverlays: false,
+    };
+    const box = (b: { x1: number; y1: number; x2: number; y2: number }, what: string) => ({
+      x1: b.x1,
+      y1: b.y1,
+      x2: b.x2,
+      y2: b.y2,
+      what,
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+    const visible = (e: any) => e.visible();
+    const nodes = cy.nodes().filter((n: { isParent: () => boolean }) => !n.isParent());
+    const parents = cy.nodes().filter((n: { isParent: () => boolean }) => n.isParent());
+    return {
+      // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+      nodes: nodes.map((n: any) => ({
+        id: n.id(),
+        label: n.data('label'),
+        classes: n.classes(),
+        shape: n.style('shape'),
+        visible: visible(n),
+        selected: n.selected(),
+      })),
+      parents: parents.map((n: { id: () => string }) => n.id()),
+      // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+      edges: cy.edges().map((e: any) => ({
+        source: e.source().id(),
+        target: e.target().id(),
+        arrow: e.style('target-arrow-shape'),
+        color: e.style('line-color'),
+        verdict: e.data('verdict'),
+        labelled: e.hasClass('labelled'),
+        label: e.data('label'),
+        visible: visible(e),
+      })),
+      nodeBoxes: nodes
+        .filter(visible)
+        // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+        .map((n: any) => box(n.boundingBox({ includeLabels: true, includeOverlays: false }), `node ${n.id()}`)),
+      titleBoxes: parents
+        .filter(visible)
+        // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+        .map((n: any) => box(n.boundingBox(opts), `namespace ${n.id()}`)),
+      labelBoxes: cy
+        .edges('.labelled')
+        .filter(visible)
+        // biome-ignore lint/suspicious/noExplicitAny: Cytoscape elements
+        .map((e: any) =>
+          box(e.boundingBox(opts), `label ${e.data('label')} of ${e.source().id()}->${e.target().id()}`),
+        ),
+    };
+  });
+}
+
+function overlapping(boxes: Box[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i];
+      const b = boxes[j];
+      if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) out.push(`${a.what} / ${b.what}`);
+    }
+  return out;
+}
+
+async function graphReady(page: Page) {
+  await page.waitForFunction(() => (window as unknown as { flowwright?: { view(): unknown } }).flowwright?.view());
+  await page.evaluate(
+    () => (window as unknown as { flowwright: { view(): { ready: Promise<void> } } }).flowwright.view().ready,
+  );
+}
+
+async function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+/** A page; tsx compiles the functions handed to page.evaluate with calls to its `__name` helper, defined here. */
+async function newPage(browser: Browser, opts: Parameters<Browser['newPage']>[0]) {
+  const page = await browser.newPage(opts);
+  await page.addInitScript('window.__name = (f) => f');
+  return page;
+}
+
+describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, () => {
+  it('draws the sample with arrowheads and port labels that overlap nothing', async (t) => {
+    const config = loadServeConfig({
+      text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
+      file: 'test.yaml',
+      shared: sharedConfig(shop.db, { flushEvery: 1000 }),
+    });
+    const serving = startServing(config);
+    let browser: Browser | undefined;
+    try {
+      const http = await serving.listening();
+      browser = await launch();
+      for (const colorScheme of ['light', 'dark'] as const) {
+        const page = await newPage(browser, { viewport: { width: 1500, height: 900 }, colorScheme });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        // Nothing but the service itself: the libraries come from the package, not a CDN.
+        const outside: string[] = [];
+        page.on('request', (r) => {
+          if (!r.url().startsWith(http.url)) outside.push(r.url());
+        });
+        await page.goto(`${http.url}/?since=all`);
+        await graphReady(page);
+        const g = await graphState(page);
+        assert.equal(g.nodes.length, shop.graph.peers.size, 'every peer is drawn');
+        assert.deepEqual(
+          new Set(g.parents),
+          new Set(
+            [...shop.graph.peers.values()].flatMap((p) =>
+              p.peer.type === 'workload' ? [`ns:${p.peer.namespace}`] : [],
+            ),
+          ),
+          'one group per namespace',
+        );
+        assert.ok(g.edges.length > 0);
+        assert.ok(
+          g.edges.every((e) => e.arrow === 'triangle'),
+          'every edge ends in an arrowhead',
+        );
+        // Direction: each drawn edge is an observed src → dst.
+        const observed = new Set(shop.graph.edges.map((e) => `${e.src} ${e.dst}`));
+        assert.ok(g.edges.every((e) => observed.has(`${e.source} ${e.target}`)));
+        const dropped = g.edges.filter((e) => e.verdict === 'dropped');
+        const allowed = g.edges.filter((e) => e.verdict === 'allowed');
+        assert.ok(dropped.length > 0 && allowed.length > 0, 'the sample has dropped and allowed edges');
+        assert.ok(dropped.every((e) => e.color === dropped[0].color));
+        assert.ok(
+          allowed.every((e) => e.color !== dropped[0].color),
+          'dropped edges have their own colour',
+        );
+        assert.equal(g.nodes.find((n) => n.id === 'reserved:kube-apiserver')?.shape, 'hexagon');
+        assert.ok(g.nodes.filter((n) => n.classes.includes('external')).length > 0, 'external peers styled');
+        // Labels: most are shown, and none overlaps a node, a namespace title or another label.
+        const labelled = g.edges.filter((e) => e.labelled).length;
+        assert.ok(labelled >= g.edges.length / 2, `${labelled} of ${g.edges.length} labels shown`);
+        assert.equal(g.labelBoxes.length, labelled);
+        assert.ok(
+          g.labelBoxes.every((b) => b.x2 - b.x1 > 20 && b.y2 - b.y1 > 8),
+          'label boxes are measured',
+        );
+        assert.deepEqual(overlapping([...g.labelBoxes, ...g.nodeBoxes, ...g.titleBoxes]), []);
+        const note = (await page.locator('#graph-note').textContent()) ?? '';
+        if (labelled < g.edges.length) assert.match(note, /port labels hidden where they would overlap: hover an edge/);
+        t.diagnostic(`${colorScheme}: ${labelled} of ${g.edges.length} port labels shown`);
+        // A hidden label's ports show on hover, as text.
+        mkdirSync(artifacts, { recursive: true });
+        await page.screenshot({ path: join(artifacts, `serve-page-graph-${colorScheme}.png`) });
+        assert.deepEqual(errors, []);
+        assert.deepEqual(outside, []);
+        // The measure can fail: with every label forced on, the sample's labels do overlap.
+        if (labelled < g.edges.length) {
+          // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
+          await page.evaluate(() => (window as any).flowwright.view().cy.edges().addClass('labelled'));
+          const all = await graphState(page);
+          assert.notDeepEqual(overlapping([...all.labelBoxes, ...all.nodeBoxes, ...all.titleBoxes]), []);
+        }
+        await page.close();
+      }
+    } finally {
+      await browser?.close();
+      await serving.stop();
+    }
+  });
+
+  it('finds a workload, focuses it, shows its evidence, proposal and diff, and downloads the YAML', async (t) => {
+    const config = loadServeConfig({
+      text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
+      file: 'test.yaml',
+      shared: sharedConfig(shop.db, { flushEvery: 1000 }),
+    });
+    const serving = startServing(config);
+    let browser: Browser | undefined;
+    try {
+      const http = await serving.listening();
+      browser = await launch();
+      const page = await newPage(browser, { viewport: { width: 1500, height: 900 }, acceptDownloads: true });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      const started = Date.now();
+      await page.goto(`${http.url}/?since=all`);
+      await graphReady(page);
+      t.diagnostic(
+        `${shop.graph.peers.size} peers, ${shop.graph.edges.length} edges: drawn in ${Date.now() - started} ms`,
+      );
+      assert.match((await page.locator('#status').textContent()) ?? '', /workloads, \d+ edges/);
+
+      // Search, pick the first match with Enter.
+      await page.fill('#search', 'frontend');
+      await page.waitForSelector('#matches li');
+      const matched = (await graphState(page)).nodes.filter((n) => n.classes.includes('match')).map((n) => n.id);
+      assert.ok(matched.includes(frontend), 'the match is marked in the graph');
+      await page.press('#search', 'Enter');
+      await page.waitForSelector('#workload-title');
+      assert.match((await page.locator('#workload-title').textContent()) ?? '', /\/frontend$/);
+      const egressRows = await page.locator('#view-workload table.to tr').count();
+      const expectedEgress = shop.graph.edges.filter((e) => e.src === frontend).length;
+      assert.equal(egressRows - 1, expectedEgress, 'one row per egress edge (plus the header)');
+      await page.waitForFunction(
+        (key) =>
+          // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
+          (window as any).flowwright
+            .view()
+            .cy.$(':selected')
+            .map((n: { id(): string }) => n.id())
+            .join() === key,
+        frontend,
+      );
+
+      // Focus: only the frontend and its neighbours stay; Show all brings everything back.
+      await page.click('#focus');
+      await page.locator('#show-all').waitFor({ state: 'visible' });
+      const neighbours = new Set([frontend]);
+      for (const e of shop.graph.edges) {
+        if (e.src === frontend) neighbours.add(e.dst);
+        if (e.dst === frontend) neighbours.add(e.src);
+      }
+      const focused = await graphState(page);
+      assert.deepEqual(new Set(focused.nodes.filter((n) => n.visible).map((n) => n.id)), neighbours);
+      assert.ok(neighbours.size < shop.graph.peers.size);
+      assert.deepEqual(overlapping([...focused.labelBoxes, ...focused.nodeBoxes, ...focused.titleBoxes]), []);
+      await page.screenshot({ path: join(artifacts, 'serve-page-focus.png') });
+      await page.click('#show-all');
+      assert.equal((await graphState(page)).nodes.filter((n) => n.visible).length, shop.graph.peers.size);
+
+      // The proposal: the frontend's own file, downloadable.
+      await page.click('#open-proposal');
+      const file = page.locator(`#view-proposal .file[data-path="${frontendFile}"]`);
+      await file.waitFor();
+      const yaml = (await file.locator('pre').textContent()) ?? '';
+      assert.match(yaml, /kind: NetworkPolicy/);
+      assert.match(yaml, /name: frontend/);
+      const [download] = await Promise.all([page.waitForEvent('download'), file.locator('button.download').click()]);
+      const saved = join(dir, 'download.yaml');
+      await download.saveAs(saved);
+      assert.equal(readFileSync(saved, 'utf8'), yaml, 'the download is the YAML shown');
+      assert.equal(download.suggestedFilename(), frontendFile.replace(/\//g, '_'));
+
+      // The diff against the existing directory: the frontend's policy is new.
+      await page.click('#tab-diff');
+      const added = page.locator(`#view-diff .file[data-path="${frontendFile}"]`);
+      await added.waitFor();
+      assert.equal(await added.locator('.badge').textContent(), 'added');
+      assert.ok((await added.locator('.diff .add').count()) > 5, 'added lines are marked');
+      assert.ok((await page.locator('#view-diff table.changes tr').count()) > 0, 'connections newly allowed');
+
+      // Markup in names stays text: in the panel, in the graph (drawn on a canvas) and in the tooltip.
+      await page.fill('#search', 'onerror');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent?.includes('onerror'));
+      assert.match((await page.locator('#workload-title').textContent()) ?? '', /<img src=x onerror=/);
+      const hostileNode = (await graphState(page)).nodes.find((n) => n.label === HOSTILE);
+      assert.ok(hostileNode, 'the name is the node label as it was written');
+      assert.equal(await page.locator('img').count(), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+      await page.click('#tab-workload');
+      await page.fill('#search', 'frontend');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent?.endsWith('/frontend'));
+      await page.click('#open-diff');
+      await page.locator(`#view-diff .file[data-path="${frontendFile}"]`).waitFor();
+
+      await page.screenshot({ path: join(artifacts, 'serve-page.png') });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser?.close();
+      await serving.stop();
+    }
+  });
+
+  it('collapses the namespaces of 500 workloads and expands one on click', async (t) => {
+    const db = join(dir, 'large.db');
+    syntheticClusterDb(db, 500);
+    const config = loadServeConfig({ text: 'listen: 127.0.0.1:0', file: 'test.yaml', shared: sharedConfig(db) });
+    const serving = startServing(config, () => undefined);
+    let browser: Browser | undefined;
+    try {
+      const http = await serving.listening();
+      browser = await launch();
+      const page = await newPage(browser, { viewport: { width: 1500, height: 900 } });
+      const started = Date.now();
+      await page.goto(`${http.url}/?since=all`);
+      await graphReady(page);
+      const drawnMs = Date.now() - started;
+      const collapsed = await graphState(page);
+      assert.equal(collapsed.nodes.length, 25, 'one node per namespace');
+      assert.ok(collapsed.nodes.every((n) => n.classes.includes('namespace-collapsed')));
+      assert.ok(collapsed.edges.every((e) => e.arrow === 'triangle'));
+      assert.match((await page.locator('#graph-note').textContent()) ?? '', /25 of 25 namespaces collapsed/);
+      assert.deepEqual(overlapping([...collapsed.labelBoxes, ...collapsed.nodeBoxes]), []);
+      // Selecting a workload expands its namespace.
+      const searchStarted = Date.now();
+      await page.fill('#search', 'svc-250');
+      await page.press('#search', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent === 'team-12/svc-250');
+      await page.waitForFunction(() =>
+        // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
+        (window as any).flowwright.view().cy.getElementById('default:team-12/Deployment/svc-250').selected(),
+      );
+      const selectMs = Date.now() - searchStarted;
+      const expanded = await graphState(page);
+      const inTeam12 = expanded.nodes.filter((n) => n.id.includes(':team-12/'));
+      assert.equal(inTeam12.length, 20, 'the namespace shows its workloads');
+      assert.equal(expanded.nodes.length, 24 + 20);
+      assert.deepEqual(overlapping([...expanded.labelBoxes, ...expanded.nodeBoxes, ...expanded.titleBoxes]), []);
+      await page.click('#open-proposal');
+      await page.locator('#view-proposal .file').first().waitFor();
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'serve-page-500.png') });
+      t.diagnostic(`500 workloads collapsed: drawn in ${drawnMs} ms, search, expand and select in ${selectMs} ms`);
+    } finally {
+      await browser?.close();
+      await serving.stop();
+    }
+  });
+});
