@@ -72,10 +72,27 @@ before(async () => {
 });
 
 type Box = { x1: number; y1: number; x2: number; y2: number; what: string };
+interface GraphState {
+  nodes: { id: string; label: string; classes: string[]; shape: string; visible: boolean; selected: boolean }[];
+  parents: string[];
+  edges: {
+    source: string;
+    target: string;
+    arrow: string;
+    color: string;
+    verdict: string;
+    labelled: boolean;
+    label: string;
+    visible: boolean;
+  }[];
+  nodeBoxes: Box[];
+  titleBoxes: Box[];
+  labelBoxes: Box[];
+}
 
 /** What Cytoscape shows, read in the page: nodes, edges with their style, and every visible label's box. */
-function graphState(page: Page) {
-  return page.evaluate(() => {
+function graphState(page: Page): Promise<GraphState> {
+  return page.evaluate((): GraphState => {
     // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
     const cy = (window as any).flowwright.view().cy;
     const opts = {
