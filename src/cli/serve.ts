@@ -33,11 +33,16 @@ export function registerServeCommand(program: Command): void {
       '--listen <host:port>',
       'address to listen on (default 127.0.0.1:8080; config key listen; env FLOWWRIGHT_LISTEN)',
     )
+    .option(
+      '--policies <dir>',
+      'existing policies (a directory of YAML) for the diff, verify and explain views (config key policies.dir)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  $ flowwright serve --config flowwright.yaml\n' +
         '  $ flowwright serve --db flowwright.db --listen 127.0.0.1:8080     # browse a database, no sources\n' +
+        '  $ flowwright serve --db flowwright.db --policies policies/         # and diff against existing policies\n' +
         '\nA minimal flowwright.yaml:\n' +
         '  db: /var/lib/flowwright/flowwright.db\n' +
         '  listen: 0.0.0.0:8080\n' +
@@ -56,6 +61,7 @@ export function registerServeCommand(program: Command): void {
       file,
       shared,
       listen: typeof flags.listen === 'string' ? flags.listen : undefined,
+      policies: typeof flags.policies === 'string' ? flags.policies : undefined,
       sharedKeys: Object.keys(OPTIONS),
     });
     const stop = new AbortController();

@@ -3,7 +3,7 @@
 // key by key so that every mistake names the file and the key. The keys the service shares with the other
 // commands (db, flushEvery, minFlows, cidrPrefix, ...) are resolved by the CLI's options table and
 // handed in as `shared`.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import {
   type KafkaConnection,
@@ -184,6 +184,8 @@ export interface LoadServeOptions {
   shared: SharedConfig;
   /** Overrides from the command line (win over the file). */
   listen?: string;
+  /** `--policies DIR`: the existing policies, over the file's policies.dir. */
+  policies?: string;
   env?: NodeJS.ProcessEnv;
   /** Top-level keys of the shared options table (other commands' keys may sit in the same file); default: shared's. */
   sharedKeys?: readonly string[];
@@ -283,6 +285,11 @@ export function loadServeConfig(opts: LoadServeOptions): ServeConfig {
   if (top.policies !== undefined) {
     const p = c.mapping(top.policies, 'policies', ['dir']);
     if (p.dir !== undefined) policiesDir = c.string(p.dir, 'policies.dir');
+  }
+  if (opts.policies !== undefined) {
+    if (!existsSync(opts.policies))
+      throw new FlowwrightError('usage', `--policies: no such file or directory: ${opts.policies}`);
+    policiesDir = opts.policies;
   }
 
   const limits = { maxBodyBytes: 0, maxHeaderBytes: 16_384, maxUrlBytes: 4096, requestTimeoutMs: 30_000 };

@@ -16,7 +16,7 @@ import type { DiffMode } from '../review/index.js';
 import { DEFAULT_POLICIES_OPTIONS, type L7Level, type PoliciesOptions, type PolicyKind } from '../synthesize/index.js';
 import type { ServeConfig } from './config.js';
 import { type Family, PROMETHEUS_CONTENT_TYPE, renderMetrics } from './metrics.js';
-import { DIFF_MODES, diffView, verifyView } from './review.js';
+import { DIFF_MODES, diffView, explainView, POLICIES_HINT, verifyView } from './review.js';
 import type { Log, Service } from './service.js';
 import { graphView, proposalView, propose, workloadsView, workloadView } from './views.js';
 
@@ -388,9 +388,26 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
         proposalView(graph, kind, proposal, { namespace, workload: q.get('workload') || undefined }),
       );
     }
+    if (path === 'explain') {
+      const need = (name: string) => {
+        const v = q.get(name);
+        if (!v) throw new HttpError(400, `${name}: required`);
+        return v;
+      };
+      const port = Number(need('port'));
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new HttpError(400, `port: expected 0-65535, got '${q.get('port')}'`);
+      const graph = loadGraph(q);
+      assignSelectorsOnce(graph);
+      const target = { src: need('src'), dst: need('dst'), protocol: need('protocol').toUpperCase(), port };
+      for (const end of ['src', 'dst'] as const)
+        if (!graph.peers.has(target[end]))
+          throw new HttpError(404, `${end}: no peer '${target[end]}' in the learning window`);
+      return json(res, 200, explainView(graph, proposalFor(graph, 'networkpolicy'), config.policiesDir, target));
+    }
     if (path === 'verify' || path === 'diff') {
       if (config.policiesDir === undefined)
-        throw new HttpError(404, `${path} needs existing policies: set policies.dir in the configuration`);
+        throw new HttpError(404, `${path} needs the existing policies: ${POLICIES_HINT}`);
       const graph = loadGraph(q);
       assignSelectorsOnce(graph);
       if (path === 'verify') return json(res, 200, verifyView(graph, config.policiesDir));

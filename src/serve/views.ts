@@ -153,6 +153,11 @@ export function proposalView(
       namespace: f.namespace,
       workload: f.workload ?? null,
       yaml: renderProposalFile(f),
+      rules: (f.comments ?? []).map((c) => ({
+        document: c.document,
+        path: c.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join(''),
+        evidence: c.text.split('\n'),
+      })),
     }));
   return { kind, window: windowJson(graph), files, summary: proposal.summary };
 }

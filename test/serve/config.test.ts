@@ -92,6 +92,16 @@ shutdownTimeout: 20s
     ]);
   });
 
+  it('takes the existing policies from --policies over policies.dir, and refuses a missing directory', () => {
+    const text = 'policies: { dir: /etc/flowwright/policies }';
+    assert.equal(loadServeConfig({ text, file: 'fw.yaml', shared, env: {}, policies: dir }).policiesDir, dir);
+    assert.equal(load(text).policiesDir, '/etc/flowwright/policies');
+    assert.throws(
+      () => loadServeConfig({ text, file: 'fw.yaml', shared, env: {}, policies: join(dir, 'nope') }),
+      /--policies: no such file or directory: .*nope/,
+    );
+  });
+
   it('takes the token from an environment variable, and the listen address from FLOWWRIGHT_LISTEN', () => {
     const c = load('auth: { tokenEnv: FW_TOKEN }', {
       FW_TOKEN: 'another-long-secret-token',

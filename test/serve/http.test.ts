@@ -163,6 +163,40 @@ describe('serve HTTP', () => {
     );
   });
 
+  it('explains one connection through the proposal and the existing policies', async () => {
+    const edge = shop.graph.edges.find((e) => e.protocol === 'TCP' && e.port > 0 && e.verdicts.forwarded)!;
+    const q = new URLSearchParams({ src: edge.src, dst: edge.dst, protocol: edge.protocol, port: String(edge.port) });
+    const r = await getJson(`${url}/api/v1/explain?${q}`, auth);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.observed.flows, edge.flows);
+    // The existing set is the proposal itself: both allow the observed connection, and say by which rule.
+    assert.equal(r.body.proposed.allowed, true);
+    assert.equal(r.body.existing.allowed, true);
+    assert.match(r.body.proposed.summary, /allowed by .*spec\.(egress|ingress)\[\d+\]/);
+    assert.match(r.body.existing.text, /^Connection: .*\nResult: ALLOWED/);
+    // A port nobody uses there is denied by both.
+    const other = new URLSearchParams({ src: edge.src, dst: edge.dst, protocol: 'TCP', port: '1' });
+    const denied = (await getJson(`${url}/api/v1/explain?${other}`, auth)).body;
+    assert.equal(denied.observed, null);
+    assert.equal(denied.proposed.allowed, false);
+    assert.equal(denied.existing.allowed, false);
+    assert.equal((await getJson(`${url}/api/v1/explain?src=${edge.src}`, auth)).status, 400);
+    const unknown = new URLSearchParams({ src: 'nope/Deployment/x', dst: edge.dst, protocol: 'TCP', port: '80' });
+    assert.equal((await getJson(`${url}/api/v1/explain?${unknown}`, auth)).status, 404);
+  });
+
+  it('gives each proposal file its rules with their evidence', async () => {
+    const p = (await getJson(`${url}/api/v1/proposals/networkpolicy?namespace=shop`, auth)).body;
+    const withRules = p.files.find((f: { rules: unknown[] }) => f.rules.length > 1);
+    assert.ok(withRules);
+    for (const r of withRules.rules.filter((x: { path: string }) => x.path !== ''))
+      assert.match(r.path, /^spec\.(ingress|egress)\[\d+\]/);
+    const lines = withRules.rules.flatMap((r: { evidence: string[] }) => r.evidence);
+    assert.ok(lines.some((l: string) => /: [\d,]+ flows, first \S+Z, last \S+Z/.test(l)));
+    // The same lines are the YAML's comments.
+    for (const l of lines) assert.ok(withRules.yaml.includes(`# ${l}`), l);
+  });
+
   it('exposes valid Prometheus metrics and never logs the token', async () => {
     const res = await fetch(`${url}/metrics`, { headers: auth });
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);

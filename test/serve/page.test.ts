@@ -4,9 +4,10 @@
 // and focus change what is shown; the proposal (downloadable YAML) and the diff against an existing
 // policy directory; markup in names stays text. Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createAggregator } from '../../src/aggregate/index.js';
@@ -174,6 +175,16 @@ async function graphReady(page: Page) {
   );
 }
 
+/** Runs the CLI (as a user would) and returns its stdout. */
+function cli(args: string[]): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `flowwright ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
 async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }
@@ -272,11 +283,11 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
     }
   });
 
-  it('finds a workload, focuses it, shows its evidence, proposal and diff, and downloads the YAML', async (t) => {
+  it('finds a workload, focuses it, shows its evidence, proposal, diff and explanations as the CLI does', async (t) => {
     const config = loadServeConfig({
       text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
       file: 'test.yaml',
-      shared: sharedConfig(shop.db, { flushEvery: 1000 }),
+      shared: sharedConfig(shop.db, { flushEvery: 1000, kinds: 'networkpolicy,cilium' }),
     });
     const serving = startServing(config);
     let browser: Browser | undefined;
@@ -347,6 +358,22 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       await download.saveAs(saved);
       assert.equal(readFileSync(saved, 'utf8'), yaml, 'the download is the YAML shown');
       assert.equal(download.suggestedFilename(), frontendFile.replace(/\//g, '_'));
+      // Every kind, each file exactly as `flowwright propose` writes it, with its rules' evidence listed.
+      const cliOut = join(dir, 'cli-proposal');
+      cli(['propose', '--db', shop.db, '--kinds', 'networkpolicy,cilium', '--out', cliOut]);
+      for (const kind of ['networkpolicy', 'cilium']) {
+        const files = page.locator(`#view-proposal section[data-kind="${kind}"] .file`);
+        assert.ok((await files.count()) >= 1, kind);
+        for (const f of await files.all()) {
+          const path = (await f.getAttribute('data-path'))!;
+          assert.equal(await f.locator('pre').textContent(), readFileSync(join(cliOut, path), 'utf8'), path);
+        }
+      }
+      const evidence = await file.locator('.rules .evidence').allTextContents();
+      assert.ok(
+        evidence.some((l) => /-> .*: [\d,]+ flows, first \S+Z, last \S+Z/.test(l)),
+        'per-rule evidence',
+      );
 
       // The diff against the existing directory: the frontend's policy is new.
       await page.click('#tab-diff');
@@ -355,6 +382,75 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       assert.equal(await added.locator('.badge').textContent(), 'added');
       assert.ok((await added.locator('.diff .add').count()) > 5, 'added lines are marked');
       assert.ok((await page.locator('#view-diff table.changes tr').count()) > 0, 'connections newly allowed');
+      // The same connection changes and unused rules as `flowwright diff --format json`.
+      const cliDiff = JSON.parse(cli(['diff', '--db', shop.db, '--existing', policiesDir, '--format', 'json']));
+      const port = (c: { port: number; protocol: string }) => (c.port ? `${c.port}/${c.protocol}` : c.protocol);
+      type Change = { src: string; dst: string; srcName: string; dstName: string; port: number; protocol: string };
+      const mine = (c: Change) => c.src === frontend || c.dst === frontend;
+      const expected = [
+        ...cliDiff.newlyAllowed
+          .filter(mine)
+          .map((c: Change) => ['newly allowed', `${c.srcName} → ${c.dstName}`, port(c)]),
+        ...cliDiff.newlyDenied
+          .filter(mine)
+          .map((c: Change) => ['newly denied', `${c.srcName} → ${c.dstName}`, port(c)]),
+      ];
+      const shown = await page
+        .locator('#view-diff table.changes tr')
+        .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent)));
+      assert.ok(expected.length > 0);
+      assert.deepEqual(shown.sort(), expected.sort());
+      const unusedInShop = cliDiff.unusedRules.filter((u: { file: string }) =>
+        relative(policiesDir, u.file).startsWith('shop/'),
+      ).length;
+      assert.equal(await page.locator('#view-diff table.unused tr').count(), unusedInShop);
+
+      // Explain: a click on the graph's frontend → cart edge gives both verdicts, as `flowwright explain` does.
+      const toCart = shop.graph.edges.find((e) => e.src === frontend && e.dst.endsWith('/Deployment/cartservice'))!;
+      await page.evaluate(
+        ([src, dst]) =>
+          // biome-ignore lint/suspicious/noExplicitAny: the page's Cytoscape instance
+          (window as any).flowwright
+            .view()
+            .cy.edges()
+            .filter(
+              (e: { source(): { id(): string }; target(): { id(): string } }) =>
+                e.source().id() === src && e.target().id() === dst,
+            )
+            .emit('tap'),
+        [frontend, toCart.dst],
+      );
+      await page.waitForSelector('#explain-title');
+      assert.equal(
+        await page.locator('#explain-title').textContent(),
+        `shop/frontend → shop/cartservice ${toCart.port}/TCP`,
+      );
+      const verdicts = await page.locator('#view-explain .verdict .badge').allTextContents();
+      const cliExplain = (policies: string) =>
+        /^Result: (ALLOWED|DENIED)/m.exec(
+          cli([
+            'explain',
+            'shop/deployment/frontend',
+            `shop/deployment/cartservice:${toCart.port}`,
+            '--policies',
+            policies,
+            '--db',
+            shop.db,
+          ]),
+        )![1];
+      assert.deepEqual(verdicts, [cliExplain(cliOut), cliExplain(policiesDir)]);
+      assert.deepEqual(verdicts, ['ALLOWED', 'DENIED'], 'the existing set has no policy for the frontend yet');
+
+      // Keyboard: the tabs with the arrow keys, an edge row with Enter.
+      await page.focus('#tab-explain');
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await page.locator('#tab-diff').getAttribute('aria-selected'), 'true');
+      await page.click('#tab-workload');
+      await page.locator('#view-workload tr.edge-row').first().focus();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelector('#explain-title'));
+      assert.equal(await page.locator('#tab-explain').getAttribute('aria-selected'), 'true');
 
       // Markup in names stays text: in the panel, in the graph (drawn on a canvas) and in the tooltip.
       await page.fill('#search', 'onerror');
@@ -365,7 +461,16 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       assert.ok(hostileNode, 'the name is the node label as it was written');
       assert.equal(await page.locator('img').count(), 0);
       assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+      // The search list with the arrow keys: the third match.
       await page.click('#tab-workload');
+      await page.fill('#search', 'service');
+      await page.press('#search', 'ArrowDown');
+      await page.press('#search', 'ArrowDown');
+      const third = (await page.locator('#matches li').nth(2).getAttribute('data-key'))!;
+      assert.equal(await page.locator('#matches li[aria-selected="true"]').getAttribute('data-key'), third);
+      await page.press('#search', 'Enter');
+      const [ns, , name] = third.split('/');
+      await page.waitForFunction((t) => document.querySelector('#workload-title')?.textContent === t, `${ns}/${name}`);
       await page.fill('#search', 'frontend');
       await page.press('#search', 'Enter');
       await page.waitForFunction(() => document.querySelector('#workload-title')?.textContent?.endsWith('/frontend'));
@@ -411,6 +516,17 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       );
       const selectMs = Date.now() - searchStarted;
       const expanded = await graphState(page);
+      // Without existing policies, the diff and explain views say which flag to set.
+      await page.click('#tab-diff');
+      await page.waitForFunction(() => document.querySelector('#view-diff')?.textContent?.includes('--policies DIR'));
+      await page.click('#tab-workload');
+      await page.locator('#view-workload tr.edge-row').first().click();
+      await page.waitForSelector('#view-explain .hint');
+      assert.match(
+        (await page.locator('#view-explain .hint').textContent()) ?? '',
+        /^Not configured: start serve with --policies DIR/,
+      );
+      await page.click('#tab-workload');
       const inTeam12 = expanded.nodes.filter((n) => n.id.includes(':team-12/'));
       assert.equal(inTeam12.length, 20, 'the namespace shows its workloads');
       assert.equal(expanded.nodes.length, 24 + 20);

@@ -92,15 +92,32 @@ async function loadGraph() {
       : graph.peers.filter((p) => p.type === 'workload').map((p) => p.namespace),
   );
   state.view?.destroy();
+  const wouldDeny = health.rollout ? await rolloutWouldDeny() : undefined;
   state.view = drawGraph($('graph'), graph, {
     onWorkload: (key) => selectWorkload(key),
+    onEdge: (m) => explain(m.edges.map((e) => ({ src: e.src, dst: e.dst, protocol: e.protocol, port: e.port }))),
     onStatus: graphNote,
+    wouldDeny: wouldDeny && ((e) => wouldDeny.get(`${e.src} ${e.dst} ${e.protocol} ${e.port}`) ?? 0),
   });
   await state.view.ready;
   const workloads = graph.peers.filter((p) => p.type === 'workload').length;
   const sources = health.sources.map((src) => `${src.name}: ${src.state}`).join(', ');
   setStatus(`${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges${sources ? ` · ${sources}` : ''}`);
   if (state.workload && state.view.has(state.workload)) selectWorkload(state.workload);
+}
+
+/**
+ * The rollout hook: when /api/v1/health has a `rollout` field, the service offers GET /api/v1/rollout with `wouldDeny: [{src, dst, protocol, port,
+ * flows}]` (flows of observed connections the candidate policy would deny), those edges are drawn amber.
+ * Without it, no edge is amber.
+ */
+async function rolloutWouldDeny() {
+  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
+  const res = await fetch('api/v1/rollout', { headers }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const body = await res.json().catch(() => ({}));
+  if (!Array.isArray(body.wouldDeny)) return undefined;
+  return new Map(body.wouldDeny.map((w) => [`${w.src} ${w.dst} ${w.protocol} ${w.port}`, Number(w.flows) || 0]));
 }
 
 /** The legend's note: what the graph leaves out and how to see it. */
@@ -144,6 +161,7 @@ function onSearch() {
         'li',
         {
           role: 'option',
+          id: `match-${i}`,
           'aria-selected': i === 0 ? 'true' : 'false',
           'data-key': m.key,
           onmousedown: () => pick(m.key),
@@ -164,17 +182,28 @@ function pick(key) {
 
 // --- panels --------------------------------------------------------------------------------------
 
+const TABS = ['workload', 'proposal', 'diff', 'explain'];
+
 function namespaceOf(key) {
   return state.graph?.peers.find((p) => p.key === key)?.namespace ?? key.split('/')[0].split(':').pop();
 }
 
 function showTab(name) {
-  for (const t of ['workload', 'proposal', 'diff']) {
+  for (const t of TABS) {
     $(`tab-${t}`).setAttribute('aria-selected', String(t === name));
+    $(`tab-${t}`).tabIndex = t === name ? 0 : -1;
     $(`view-${t}`).hidden = t !== name;
   }
   if (name === 'proposal') renderProposal();
   if (name === 'diff') renderDiff();
+  if (name === 'explain' && !state.explaining)
+    $('view-explain').replaceChildren(
+      h(
+        'p',
+        { class: 'empty' },
+        'Click an edge in the graph, or a row of a workload’s ingress or egress, to explain it.',
+      ),
+    );
 }
 
 async function selectWorkload(key) {
@@ -217,13 +246,14 @@ function workloadView(w) {
       h('button', { id: 'open-diff', onclick: () => showTab('diff') }, 'Diff'),
     ),
     h('h3', {}, `Ingress (${w.ingress.length})`),
-    edgeTable(w.ingress, 'from'),
+    edgeTable(w.ingress, 'from', wl.key),
     h('h3', {}, `Egress (${w.egress.length})`),
-    edgeTable(w.egress, 'to'),
+    edgeTable(w.egress, 'to', wl.key),
+    h('p', { class: 'detail' }, 'Click a row, or focus it and press Enter, to explain its verdict.'),
   ];
 }
 
-function edgeTable(edges, dir) {
+function edgeTable(edges, dir, workload) {
   if (edges.length === 0) return h('p', { class: 'empty' }, 'none observed');
   return h(
     'table',
@@ -245,9 +275,22 @@ function edgeTable(edges, dir) {
         ...e.services.map((s) => `via ${s}`),
         ...e.policies.map((p) => `policy ${p}`),
       ];
+      const target =
+        dir === 'to'
+          ? { src: workload, dst: e.peer, protocol: e.protocol, port: e.port }
+          : { src: e.peer, dst: workload, protocol: e.protocol, port: e.port };
       return h(
         'tr',
-        { class: e.allowedFlows === 0 && e.droppedFlows > 0 ? 'dropped' : undefined },
+        {
+          class: e.allowedFlows === 0 && e.droppedFlows > 0 ? 'dropped edge-row' : 'edge-row',
+          tabindex: 0,
+          onclick: () => explain([target]),
+          onkeydown: (ev) => {
+            if (ev.key === 'Enter') explain([target]);
+            if (ev.key === 'ArrowDown') ev.currentTarget.nextElementSibling?.focus();
+            if (ev.key === 'ArrowUp') ev.currentTarget.previousElementSibling?.focus();
+          },
+        },
         h(
           'td',
           {},
@@ -273,7 +316,7 @@ function download(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function fileBlock(path, text, extra) {
+function fileBlock(path, text, extra, rules) {
   return h(
     'div',
     { class: 'file', 'data-path': path },
@@ -285,12 +328,34 @@ function fileBlock(path, text, extra) {
       h('button', { class: 'download', onclick: () => download(path, text) }, 'Download YAML'),
     ),
     h('pre', {}, text),
+    rulesList(rules),
   );
 }
 
-function chooseKind(kind) {
-  state.kind = kind;
-  renderProposal();
+function rulesList(rules) {
+  if (!rules?.length) return '';
+  return h(
+    'details',
+    { class: 'rules', open: true },
+    h('summary', {}, `Rules and the flows they act on (${rules.length})`),
+    h(
+      'ul',
+      {},
+      rules.map((r) =>
+        h(
+          'li',
+          {},
+          h('code', {}, r.path || 'the file'),
+          r.document > 0 ? ` (document ${r.document + 1})` : '',
+          h(
+            'ul',
+            {},
+            r.evidence.map((line) => h('li', { class: 'evidence' }, line)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 async function renderProposal() {
@@ -301,33 +366,47 @@ async function renderProposal() {
   }
   panel.replaceChildren(h('p', { class: 'empty' }, 'loading…'));
   const ns = namespaceOf(state.workload);
-  const kindSelect = h(
-    'select',
-    { id: 'kind', 'aria-label': 'policy kind', onchange: (e) => chooseKind(e.target.value) },
-    state.kinds.map((k) => h('option', { value: k, selected: k === state.kind }, k)),
+  const workload = state.workload;
+  const q = new URLSearchParams();
+  if ($('window').value) q.set('since', $('window').value);
+  // Every configured kind, one section each: the workload's own files first, then what applies to its whole
+  // namespace (default deny) or the cluster (tenant baselines, no namespace).
+  const sections = await Promise.all(
+    state.kinds.map(async (kind) => {
+      try {
+        const p = await api(`proposals/${kind}`, q);
+        const own = p.files.filter((f) => f.workload === workload);
+        const shared = p.files.filter((f) => f.workload === null && (f.namespace === ns || f.namespace === ''));
+        const s = p.summary;
+        return h(
+          'section',
+          { class: 'kind', 'data-kind': kind },
+          h('h3', {}, kind),
+          h('p', { class: 'detail' }, `${s.policies} policies, ${s.rules} rules in the whole proposal`),
+          own.length ? '' : h('p', { class: 'empty' }, 'No policy of its own (see the summary for why).'),
+          ...own.map((f) => fileBlock(f.path, f.yaml, undefined, f.rules)),
+          ...shared.map((f) =>
+            fileBlock(
+              f.path,
+              f.yaml,
+              h('span', { class: 'badge' }, f.namespace ? 'namespace-wide' : 'cluster-wide'),
+              f.rules,
+            ),
+          ),
+          summaryList(s),
+        );
+      } catch (err) {
+        return h(
+          'section',
+          { class: 'kind', 'data-kind': kind },
+          h('h3', {}, kind),
+          h('p', { class: 'empty' }, `No proposal: ${err.message}`),
+        );
+      }
+    }),
   );
-  try {
-    const q = new URLSearchParams();
-    if ($('window').value) q.set('since', $('window').value);
-    const p = await api(`proposals/${state.kind}`, q);
-    // The workload's own files first, then what applies to its whole namespace (default deny).
-    const own = p.files.filter((f) => f.workload === state.workload);
-    // Cluster-wide files (tenant baselines) have no namespace.
-    const shared = p.files.filter((f) => f.workload === null && (f.namespace === ns || f.namespace === ''));
-    const s = p.summary;
-    panel.replaceChildren(
-      h('h2', {}, `Proposal for ${state.workload}`),
-      h('p', {}, 'Kind ', kindSelect, ` · ${s.policies} policies, ${s.rules} rules in the whole proposal`),
-      own.length ? '' : h('p', { class: 'empty' }, 'No policy of its own (see the summary for why).'),
-      ...own.map((f) => fileBlock(f.path, f.yaml)),
-      ...shared.map((f) =>
-        fileBlock(f.path, f.yaml, h('span', { class: 'badge' }, f.namespace ? 'namespace-wide' : 'cluster-wide')),
-      ),
-      summaryList(s),
-    );
-  } catch (err) {
-    panel.replaceChildren(h('p', {}, 'Kind ', kindSelect), h('p', { class: 'empty' }, `No proposal: ${err.message}`));
-  }
+  if (state.workload !== workload) return;
+  panel.replaceChildren(h('h2', {}, `Proposal for ${workload}`), ...sections);
 }
 
 function summaryList(s) {
@@ -405,6 +484,8 @@ async function renderDiff() {
       ...d.newlyAllowed.filter(mine).map((c) => ['newly allowed', c]),
       ...d.newlyDenied.filter(mine).map((c) => ['newly denied', c]),
     ];
+    // Unused rules of the existing policies in the workload's namespace (files are <namespace>/...).
+    const unused = d.unusedRules.filter((u) => u.file.split('/').slice(0, -1).includes(ns));
     panel.replaceChildren(
       h('h2', {}, `Diff for ${state.workload}`),
       h('p', {}, 'Mode ', modeSelect, ` · ${d.existing.networkPolicies} existing NetworkPolicies`),
@@ -425,6 +506,24 @@ async function renderDiff() {
             ),
           )
         : h('p', { class: 'empty' }, 'none for this workload'),
+      h('h3', {}, `Unused existing rules in ${ns} (${unused.length})`),
+      unused.length
+        ? h(
+            'table',
+            { class: 'unused' },
+            unused.map((u) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, u.policy),
+                h('td', {}, `${u.direction}[${u.rule}]`),
+                h('td', {}, u.description),
+                h('td', {}, u.lastSeen ? `last matched ${u.lastSeen}` : 'never matched in the window'),
+                h('td', {}, u.removed ? 'removed by this mode' : 'kept'),
+              ),
+            ),
+          )
+        : h('p', { class: 'empty' }, 'every existing rule there matched observed traffic'),
       h('h3', {}, `Files in ${ns} (${files.length})`),
       ...files.map((f) => {
         const lines = lineDiff(f.before, f.after);
@@ -464,6 +563,94 @@ async function renderDiff() {
   }
 }
 
+// --- explain -------------------------------------------------------------------------------------
+
+function verdictBlock(title, r) {
+  if (r.configured === false)
+    return h(
+      'div',
+      { class: 'verdict' },
+      h('h3', {}, title),
+      h('p', { class: 'empty hint' }, `Not configured: ${r.hint}.`),
+    );
+  if (!r.evaluated) return h('div', { class: 'verdict' }, h('h3', {}, title), h('p', { class: 'empty' }, r.why));
+  return h(
+    'div',
+    { class: `verdict ${r.allowed ? 'allowed' : 'denied'}` },
+    h(
+      'h3',
+      {},
+      `${title}: `,
+      h('span', { class: r.allowed ? 'badge' : 'badge warn' }, r.allowed ? 'ALLOWED' : 'DENIED'),
+    ),
+    h('p', {}, r.summary),
+    h('details', {}, h('summary', {}, 'Every policy and rule'), h('pre', {}, r.text)),
+  );
+}
+
+/** Explains connections (one drawn edge may stand for several ports or, collapsed, several workloads). */
+async function explain(targets) {
+  showTab('explain');
+  const panel = $('view-explain');
+  state.explaining = targets;
+  const list = targets.slice(0, 50);
+  const pickers =
+    targets.length > 1
+      ? h(
+          'ul',
+          { class: 'connections' },
+          list.map((t, i) =>
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                { type: 'button', class: 'link', onclick: () => explainOne(list[i]) },
+                `${t.src} → ${t.dst} ${t.port ? `${t.port}/` : ''}${t.protocol}`,
+              ),
+            ),
+          ),
+          targets.length > list.length ? h('li', { class: 'detail' }, `and ${targets.length - list.length} more`) : '',
+        )
+      : '';
+  panel.replaceChildren(
+    h('h2', {}, targets.length > 1 ? `${targets.length} connections on this edge` : 'Explain'),
+    pickers,
+    h('div', { id: 'explain-one' }),
+  );
+  await explainOne(list[0]);
+}
+
+async function explainOne(t) {
+  const out = $('explain-one');
+  if (!out) return;
+  out.replaceChildren(h('p', { class: 'empty' }, 'loading…'));
+  const q = new URLSearchParams({ src: t.src, dst: t.dst, protocol: t.protocol, port: String(t.port) });
+  if ($('window').value) q.set('since', $('window').value);
+  try {
+    const r = await api('explain', q);
+    const c = r.connection;
+    const o = r.observed;
+    const dropped = o ? (o.verdicts.dropped ?? 0) + (o.verdicts.error ?? 0) : 0;
+    out.replaceChildren(
+      h('h3', { id: 'explain-title' }, `${c.srcName} → ${c.dstName} ${c.port ? `${c.port}/` : ''}${c.protocol}`),
+      o
+        ? h(
+            'p',
+            { class: 'detail' },
+            `observed: ${fmt(o.flows)} flows${dropped ? `, ${fmt(dropped)} dropped` : ''}, first ${o.firstSeen}, last ${o.lastSeen}`,
+            o.dropReasons.length ? ` · drop reasons ${o.dropReasons.join(', ')}` : '',
+            o.policies.length ? ` · policies reported ${o.policies.join(', ')}` : '',
+          )
+        : h('p', { class: 'detail' }, 'never observed'),
+      verdictBlock('Proposed NetworkPolicies', r.proposed),
+      verdictBlock('Existing policies', r.existing),
+    );
+  } catch (err) {
+    out.replaceChildren(h('p', { class: 'empty' }, `Cannot explain: ${err.message}`));
+  }
+}
+
 // --- wiring --------------------------------------------------------------------------------------
 
 function init() {
@@ -472,14 +659,35 @@ function init() {
   $('namespace').addEventListener('change', () => loadGraph().catch((e) => setStatus(e.message, true)));
   $('search').addEventListener('input', onSearch);
   $('search').addEventListener('keydown', (ev) => {
+    const items = [...$('matches').querySelectorAll('li')];
+    const at = items.findIndex((li) => li.getAttribute('aria-selected') === 'true');
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      if (items.length === 0) return;
+      const next = (at + (ev.key === 'ArrowDown' ? 1 : -1) + items.length) % items.length;
+      items.forEach((li, i) => {
+        li.setAttribute('aria-selected', String(i === next));
+      });
+      items[next].scrollIntoView({ block: 'nearest' });
+      $('search').setAttribute('aria-activedescendant', items[next].id);
+    }
     if (ev.key === 'Enter') {
-      const first = searchMatches($('search').value)[0];
-      if (first) pick(first.key);
+      const chosen = items[at]?.dataset.key ?? searchMatches($('search').value)[0]?.key;
+      if (chosen) pick(chosen);
     }
     if (ev.key === 'Escape') $('matches').hidden = true;
   });
   $('search').addEventListener('blur', () => setTimeout(() => ($('matches').hidden = true), 150));
-  for (const t of ['workload', 'proposal', 'diff']) $(`tab-${t}`).addEventListener('click', () => showTab(t));
+  for (const t of TABS) $(`tab-${t}`).addEventListener('click', () => showTab(t));
+  // The tab list is one stop for Tab; the arrow keys move between tabs.
+  document.querySelector('.tabs').addEventListener('keydown', (ev) => {
+    const i = TABS.findIndex((t) => $(`tab-${t}`).getAttribute('aria-selected') === 'true');
+    const step = ev.key === 'ArrowRight' ? 1 : ev.key === 'ArrowLeft' ? -1 : 0;
+    if (!step) return;
+    const next = TABS[(i + step + TABS.length) % TABS.length];
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
   $('fit').addEventListener('click', () => state.view?.fit());
   $('focus').addEventListener('click', () => state.workload && state.view?.focus(state.workload));
   $('show-all').addEventListener('click', () => state.view?.showAll());
