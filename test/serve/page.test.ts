@@ -1,8 +1,9 @@
 // The review page in headless Chromium (Debian's chromium, driven by playwright-core): the graph (drawn
 // by Cytoscape.js, laid out by ELK) has every peer, namespaces as groups, arrowheads, and port labels
 // that overlap neither nodes nor each other (measured from the boxes Cytoscape reports); search, select
-// and focus change what is shown; the proposal (downloadable YAML) and the diff against an existing
-// policy directory; markup in names stays text. Screenshots go to test-artifacts/.
+// and focus change what is shown; the proposal of every kind, the diff against an existing policy
+// directory and the explanation of an edge match what the CLI prints for the same workload; lists work
+// from the keyboard; markup in names stays text. Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
