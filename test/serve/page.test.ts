@@ -486,6 +486,100 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
     }
   });
 
+  it('filters by verdict, port or protocol, changes since the applied policy, and namespace', async () => {
+    const config = loadServeConfig({
+      text: ['listen: 127.0.0.1:0', `policies: { dir: ${policiesDir} }`].join('\n'),
+      file: 'test.yaml',
+      shared: sharedConfig(shop.db, { flushEvery: 1000 }),
+    });
+    const serving = startServing(config);
+    let browser: Browser | undefined;
+    try {
+      const http = await serving.listening();
+      browser = await launch();
+      const page = await newPage(browser, { viewport: { width: 1500, height: 900 } });
+      await page.goto(`${http.url}/?since=all`);
+      await graphReady(page);
+      const total = shop.graph.edges.length;
+      type E = (typeof shop.graph.edges)[number];
+      /** Waits for the redraw, then compares the drawn (source, target) pairs with the edges expected. */
+      const shows = async (what: string, expected: E[]) => {
+        assert.ok(expected.length > 0 && expected.length < total, `${what}: a filter that leaves some out`);
+        await page.waitForFunction(
+          (n) => document.querySelector('#status')?.textContent?.includes(`, ${n} edges (filtered from`),
+          expected.length,
+        );
+        await graphReady(page);
+        const g = await graphState(page);
+        assert.deepEqual(
+          new Set(g.edges.map((e) => `${e.source} ${e.target}`)),
+          new Set(expected.map((e) => `${e.src} ${e.dst}`)),
+          what,
+        );
+        assert.deepEqual(overlapping([...g.labelBoxes, ...g.nodeBoxes, ...g.titleBoxes]), [], what);
+      };
+      const dropped = (e: E) => (e.verdicts.dropped ?? 0) + (e.verdicts.error ?? 0);
+      await page.selectOption('#verdict', 'dropped');
+      await shows(
+        'dropped',
+        shop.graph.edges.filter((e) => dropped(e) > 0),
+      );
+      await page.selectOption('#verdict', 'allowed');
+      await shows(
+        'allowed',
+        shop.graph.edges.filter((e) => e.flows > dropped(e)),
+      );
+      await page.selectOption('#verdict', '');
+      await page.fill('#ports', '53/udp');
+      await shows(
+        '53/udp',
+        shop.graph.edges.filter((e) => e.port === 53 && e.protocol === 'UDP'),
+      );
+      await page.fill('#ports', 'udp, 7070');
+      await shows(
+        'udp, 7070',
+        shop.graph.edges.filter((e) => e.protocol === 'UDP' || e.port === 7070),
+      );
+      await page.fill('#ports', '');
+      // Changed: what the diff against the existing policies says the proposal newly allows or denies.
+      const diff = (await (await fetch(`${http.url}/api/v1/diff`)).json()) as {
+        newlyAllowed: { src: string; dst: string; protocol: string; port: number }[];
+        newlyDenied: { src: string; dst: string; protocol: string; port: number }[];
+      };
+      const changed = new Set(
+        [...diff.newlyAllowed, ...diff.newlyDenied].map((c) => `${c.src} ${c.dst} ${c.protocol} ${c.port}`),
+      );
+      await page.check('#changed');
+      await shows(
+        'changed',
+        shop.graph.edges.filter((e) => changed.has(`${e.src} ${e.dst} ${e.protocol} ${e.port}`)),
+      );
+      await page.screenshot({ path: join(artifacts, 'serve-page-changed.png') });
+      await page.uncheck('#changed');
+      // The namespace is the API's filter: the edges with an end in it.
+      await page.selectOption('#namespace', 'data');
+      const inData = (k: string) => k.startsWith('data/') || k.includes(':data/');
+      const expected = shop.graph.edges.filter((e) => inData(e.src) || inData(e.dst));
+      await page.waitForFunction(
+        (n) => document.querySelector('#status')?.textContent?.startsWith(`${n.w} workloads, ${n.e} edges`),
+        {
+          e: expected.length,
+          w: new Set(
+            expected.flatMap((e) => [e.src, e.dst]).filter((k) => shop.graph.peers.get(k)?.peer.type === 'workload'),
+          ).size,
+        },
+      );
+      await graphReady(page);
+      assert.deepEqual(
+        new Set((await graphState(page)).edges.map((e) => `${e.source} ${e.target}`)),
+        new Set(expected.map((e) => `${e.src} ${e.dst}`)),
+      );
+    } finally {
+      await browser?.close();
+      await serving.stop();
+    }
+  });
+
   it('collapses the namespaces of 500 workloads and expands one on click', async (t) => {
     const db = join(dir, 'large.db');
     syntheticClusterDb(db, 500);

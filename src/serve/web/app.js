@@ -1,7 +1,7 @@
 // The review page: loads the graph for the chosen window and namespace, lets the reader find a
 // workload, shows its ingress and egress evidence, the proposal for it (each file downloadable) and
 // the diff against the existing policies. Every name and label is inserted as text, never as HTML.
-import { drawGraph, peerName } from './graph.js';
+import { drawGraph, filterGraph, peerName, portFilter } from './graph.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -91,19 +91,59 @@ async function loadGraph() {
       ? all.workloads.map((w) => w.namespace)
       : graph.peers.filter((p) => p.type === 'workload').map((p) => p.namespace),
   );
-  state.view?.destroy();
+  state.health = health;
   const wouldDeny = health.rollout ? await rolloutWouldDeny() : undefined;
+  state.wouldDeny = wouldDeny && ((e) => wouldDeny.get(edgeKey(e)) ?? 0);
+  if ($('changed').checked) await loadChanged();
+  await draw();
+}
+
+const edgeKey = (e) => `${e.src} ${e.dst} ${e.protocol} ${e.port}`;
+
+/** Draws the loaded graph through the verdict, port and "changed" filters (the window and namespace are the API's). */
+async function draw() {
+  const graph = filterGraph(state.graph, {
+    verdict: $('verdict').value || undefined,
+    ports: portFilter($('ports').value),
+    changed: $('changed').checked ? state.changed : undefined,
+    wouldDeny: state.wouldDeny,
+  });
+  state.view?.destroy();
   state.view = drawGraph($('graph'), graph, {
     onWorkload: (key) => selectWorkload(key),
     onEdge: (m) => explain(m.edges.map((e) => ({ src: e.src, dst: e.dst, protocol: e.protocol, port: e.port }))),
     onStatus: graphNote,
-    wouldDeny: wouldDeny && ((e) => wouldDeny.get(`${e.src} ${e.dst} ${e.protocol} ${e.port}`) ?? 0),
+    wouldDeny: state.wouldDeny,
   });
   await state.view.ready;
   const workloads = graph.peers.filter((p) => p.type === 'workload').length;
-  const sources = health.sources.map((src) => `${src.name}: ${src.state}`).join(', ');
-  setStatus(`${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges${sources ? ` · ${sources}` : ''}`);
-  if (state.workload && state.view.has(state.workload)) selectWorkload(state.workload);
+  const sources = state.health.sources.map((src) => `${src.name}: ${src.state}`).join(', ');
+  const filtered = graph !== state.graph ? ` (filtered from ${fmt(state.graph.edges.length)})` : '';
+  setStatus(
+    `${fmt(workloads)} workloads, ${fmt(graph.edges.length)} edges${filtered}${sources ? ` · ${sources}` : ''}`,
+  );
+  if (state.workload && state.view.has(state.workload)) state.view.select(state.workload);
+}
+
+/** The connections whose verdict the proposal changes against the existing policies (the NetworkPolicy diff). */
+async function loadChanged() {
+  const q = new URLSearchParams();
+  if ($('window').value) q.set('since', $('window').value);
+  const d = await api('diff', q);
+  state.changed = new Set([...d.newlyAllowed, ...d.newlyDenied].map(edgeKey));
+}
+
+async function onChangedFilter() {
+  if ($('changed').checked) {
+    try {
+      await loadChanged();
+    } catch (err) {
+      $('changed').checked = false;
+      setStatus(err.message, true);
+      return;
+    }
+  }
+  await draw();
 }
 
 /**
@@ -658,6 +698,13 @@ function init() {
   $('window').addEventListener('change', () => loadGraph().catch((e) => setStatus(e.message, true)));
   $('namespace').addEventListener('change', () => loadGraph().catch((e) => setStatus(e.message, true)));
   $('search').addEventListener('input', onSearch);
+  $('verdict').addEventListener('change', () => draw().catch((e) => setStatus(e.message, true)));
+  $('changed').addEventListener('change', () => onChangedFilter().catch((e) => setStatus(e.message, true)));
+  let typing;
+  $('ports').addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => draw().catch((e) => setStatus(e.message, true)), 300);
+  });
   $('search').addEventListener('keydown', (ev) => {
     const items = [...$('matches').querySelectorAll('li')];
     const at = items.findIndex((li) => li.getAttribute('aria-selected') === 'true');

@@ -98,6 +98,48 @@ function verdictOf(m) {
   return 'allowed';
 }
 
+/**
+ * The port filter as typed: `53`, `udp`, `53/UDP` or `8080/TCP, 9090`, separated by commas or spaces.
+ * Returns a predicate on edges, or undefined when the text names nothing.
+ */
+export function portFilter(text) {
+  const terms = String(text)
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((t) => {
+      const m = /^(\d+)?(?:\/?([A-Za-z0-9-]+))?$/.exec(t);
+      return m ? { port: m[1] && Number(m[1]), protocol: m[2]?.toUpperCase() } : { never: true };
+    });
+  if (terms.length === 0) return undefined;
+  return (e) =>
+    terms.some(
+      (t) =>
+        !t.never &&
+        (t.port === undefined || e.port === t.port) &&
+        (t.protocol === undefined || e.protocol.toUpperCase() === t.protocol),
+    );
+}
+
+/**
+ * The graph with only the edges that pass the filters: `verdict` (allowed: some flow allowed; dropped:
+ * some flow dropped; would-deny: the rollout would deny some), `ports` (a portFilter predicate) and
+ * `changed` (a Set of `src dst protocol port` keys). With any filter, only peers with an edge left stay.
+ */
+export function filterGraph(graph, { verdict, ports, changed, wouldDeny = () => 0 } = {}) {
+  if (!verdict && !ports && !changed) return graph;
+  const edges = graph.edges.filter((e) => {
+    const dropped = droppedOf(e);
+    if (verdict === 'allowed' && e.flows - dropped <= 0) return false;
+    if (verdict === 'dropped' && dropped === 0) return false;
+    if (verdict === 'would-deny' && !(wouldDeny(e) > 0)) return false;
+    if (ports && !ports(e)) return false;
+    if (changed && !changed.has(`${e.src} ${e.dst} ${e.protocol} ${e.port}`)) return false;
+    return true;
+  });
+  const ends = new Set(edges.flatMap((e) => [e.src, e.dst]));
+  return { ...graph, peers: graph.peers.filter((p) => ends.has(p.key)), edges };
+}
+
 export function edgeLabel(ports) {
   if (ports.length <= PORTS_IN_LABEL) return ports.map((p) => p.text).join(', ');
   return `${ports.length} ports`;
