@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { FlowwrightError, usageError } from '../model/index.js';
 import { SERVE_FILE_KEYS } from '../serve/config.js';
+import { DEFAULT_SYSTEM_NAMESPACES } from '../synthesize/index.js';
 
 type Parser<T> = (raw: string, where: string) => T;
 
@@ -135,6 +136,20 @@ export const OPTIONS = {
     default: true,
     parse: parseBoolean,
     negate: true,
+  },
+  includeSystemNamespaces: {
+    flag: '--include-system-namespaces',
+    env: 'FLOWWRIGHT_INCLUDE_SYSTEM_NAMESPACES',
+    description: 'also add a default deny in system namespaces (see --system-namespaces)',
+    default: false,
+    parse: parseBoolean,
+  },
+  systemNamespaces: {
+    flag: '--system-namespaces <list>',
+    env: 'FLOWWRIGHT_SYSTEM_NAMESPACES',
+    description: 'namespaces that get no default deny, comma-separated; * matches any characters',
+    default: DEFAULT_SYSTEM_NAMESPACES.join(','),
+    parse: parseString,
   },
   allowDropped: {
     flag: '--allow-dropped',

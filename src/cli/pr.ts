@@ -7,7 +7,7 @@ import { FlowwrightError, usageError } from '../model/index.js';
 import { defaultBranch, type GitIdentity, type PrOptions, policiesDirInRepo, runPrBot } from '../prbot/index.js';
 import { unifiedDiff } from '../review/index.js';
 import { parseKinds, proposePolicies } from '../synthesize/index.js';
-import { addOptions, parseDuration, parseInteger, resolveConfig } from './options.js';
+import { addOptions, OPTIONS, parseDuration, parseInteger, resolveConfig } from './options.js';
 import { addKindFlags, loadProposalGraph, PROPOSAL_KEYS, policiesOptions, requireTraffic } from './propose.js';
 
 // pr takes its own --kinds (default networkpolicy), not the shared option.
@@ -165,6 +165,10 @@ function reproduceCommands(
     ...(config.cidrPrefix !== 32 ? ['--cidr-prefix', String(config.cidrPrefix)] : []),
     ...(config.cidrPrefixV6 !== 128 ? ['--cidr-prefix-v6', String(config.cidrPrefixV6)] : []),
     ...(config.defaultDeny ? [] : ['--no-default-deny']),
+    ...(config.includeSystemNamespaces ? ['--include-system-namespaces'] : []),
+    ...(config.systemNamespaces !== OPTIONS.systemNamespaces.default
+      ? ['--system-namespaces', config.systemNamespaces]
+      : []),
     ...(config.allowDropped ? ['--allow-dropped'] : []),
   ];
   const db = ['--db', config.db];

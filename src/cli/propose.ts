@@ -28,6 +28,8 @@ export const PROPOSAL_KEYS = [
   'cidrPrefix',
   'cidrPrefixV6',
   'defaultDeny',
+  'includeSystemNamespaces',
+  'systemNamespaces',
   'allowDropped',
   'kinds',
   'trustDomain',
@@ -71,7 +73,22 @@ export function proposalOptions(config: Config): ProposalOptions {
     allowDropped: config.allowDropped,
     cidrPrefixV4: config.cidrPrefix,
     cidrPrefixV6: config.cidrPrefixV6,
+    includeSystemNamespaces: config.includeSystemNamespaces,
+    systemNamespaces: parseNamespaceList(config.systemNamespaces),
   };
+}
+
+/** `kube-system, cilium*` → the names and patterns; every entry is a namespace name, `*` allowed. */
+export function parseNamespaceList(text: string): string[] {
+  const out: string[] = [];
+  for (const part of text.split(',')) {
+    const name = part.trim();
+    if (name === '') continue;
+    if (!/^[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?$/.test(name))
+      throw usageError(`--system-namespaces: '${name}' is not a namespace name or pattern (a-z, 0-9, '-', '*')`);
+    out.push(name);
+  }
+  return out;
 }
 
 /** Every option of `proposePolicies` from the resolved configuration and the command's own flags. */

@@ -41,6 +41,7 @@ export {
   decideEdge,
   decisionSummary,
   type EdgeRef,
+  ICMP_DENIED,
   type SkippedEdge,
   VERIFY_SCHEMA_VERSION,
   type VerifiedEdge,

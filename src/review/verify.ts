@@ -10,6 +10,7 @@ import {
   type ConnectionDecision,
   compileAuthorizationPolicies,
   compileNetworkPolicies,
+  describeEndpoint,
   type EvalEndpoint,
   evaluateConnection,
   evaluateRequest,
@@ -17,10 +18,11 @@ import {
   explainRequest,
   type Inventory,
   type LoadedPolicies,
+  policiesSelecting,
   type Request,
 } from '../policy/index.js';
 import { allowedFlows, deniedFlows } from '../synthesize/index.js';
-import { endpointResolver, type PlacedEdge, peerDisplayName, placeEdge } from './endpoints.js';
+import { endpointResolver, type PlacedEdge, peerDisplayName, placeEdge, type Resolved } from './endpoints.js';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -252,6 +254,44 @@ export function verifyPolicies(
       report.skipped.push({ ...ref(graph, e), why: 'no flow with a known verdict' });
       continue;
     }
+    if (e.protocol === 'ICMPv4' || e.protocol === 'ICMPv6') {
+      const icmp = icmpFinding(compiled.network, e, resolve, maxVariants);
+      if ('why' in icmp) {
+        report.skipped.push({ ...ref(graph, e), why: icmp.why });
+        continue;
+      }
+      const base = {
+        ...ref(graph, e),
+        allowedFlows: allowed,
+        droppedFlows: denied,
+        firstSeen: e.firstSeen,
+        lastSeen: e.lastSeen,
+      };
+      const finding = icmp.isolatedBy ? { ...base, layer: 'L4' as const, ...icmp.isolatedBy } : undefined;
+      if (allowed > 0) {
+        totals.observed++;
+        totals.observedFlows += allowed;
+        if (finding) {
+          totals.broken++;
+          report.broken.push(finding);
+        } else {
+          totals.allowed++;
+          totals.allowedFlows += allowed;
+        }
+      } else {
+        totals.dropped++;
+        if (!finding) {
+          totals.droppedNowAllowed++;
+          report.droppedNowAllowed.push({
+            ...base,
+            layer: 'L4',
+            summary: 'allowed: neither end is isolated by a NetworkPolicy',
+            explanation: 'Neither end is selected by a NetworkPolicy for this direction, so nothing isolates it.\n',
+          });
+        }
+      }
+      continue;
+    }
     const placed = placeEdge(e, resolve, maxVariants);
     if ('why' in placed) {
       report.skipped.push({ ...ref(graph, e), why: placed.why });
@@ -295,6 +335,48 @@ export function verifyPolicies(
 }
 
 type FindingBase = Omit<VerifiedEdge, 'layer' | 'summary' | 'explanation'>;
+
+/** What verify says about an observed ICMP connection at an end that a policy isolates. */
+export const ICMP_DENIED = 'not expressible in NetworkPolicy, denied by the default deny on Cilium and Calico';
+
+/**
+ * ICMP has no place in NetworkPolicy rules (ports name TCP, UDP and SCTP only), and the specification leaves
+ * it to the implementation; Cilium and Calico deny it at a pod that a policy isolates. So an ICMP edge goes
+ * through only when neither the source is isolated for egress nor the destination for ingress.
+ */
+function icmpFinding(
+  c: CompiledNetworkPolicies,
+  e: Edge,
+  resolve: (key: string) => Resolved,
+  maxVariants: number,
+): { why: string } | { isolatedBy?: { summary: string; explanation: string } } {
+  const src = resolve(e.src);
+  if ('unsupported' in src) return { why: src.unsupported };
+  const dst = resolve(e.dst);
+  if ('unsupported' in dst) return { why: dst.unsupported };
+  const isolating: string[] = [];
+  const check = (endpoints: EvalEndpoint[], direction: 'ingress' | 'egress') => {
+    for (const ep of endpoints.slice(0, maxVariants)) {
+      if (ep.kind !== 'pod') continue;
+      const by = policiesSelecting(c, ep.pod).filter((p) => p[direction] !== undefined);
+      if (by.length > 0)
+        isolating.push(`${direction} at ${describeEndpoint(ep)}: isolated by ${by.map((p) => p.ref).join(', ')}`);
+    }
+  };
+  check(src.endpoints, 'egress');
+  check(dst.endpoints, 'ingress');
+  if (isolating.length === 0) return {};
+  return {
+    isolatedBy: {
+      summary: `${ICMP_DENIED} (${isolating[0]})`,
+      explanation:
+        `${e.protocol} type ${e.port}: ${ICMP_DENIED}.\n` +
+        'NetworkPolicy rules cannot name ICMP, so no rule of the set can allow it; the isolation that denies it:\n' +
+        `${isolating.map((line) => `  ${line}`).join('\n')}\n` +
+        'Allow it with a CiliumNetworkPolicy (icmps) or a Calico policy (protocol ICMP), or accept that it stops.\n',
+    },
+  };
+}
 
 /** An L4 finding, explained from a second evaluation with detail (the first one, for every edge, has none). */
 function l4Finding(c: CompiledNetworkPolicies, placed: PlacedEdge, port: number, base: FindingBase): VerifiedEdge {

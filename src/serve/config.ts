@@ -72,6 +72,9 @@ export interface SharedConfig {
   cidrPrefix: number;
   cidrPrefixV6: number;
   defaultDeny: boolean;
+  includeSystemNamespaces: boolean;
+  /** Comma-separated system namespaces (patterns with `*`) that get no default deny. */
+  systemNamespaces: string;
   allowDropped: boolean;
   /** Comma-separated policy kinds offered by the API and page (`networkpolicy,cilium`). */
   kinds: string;

@@ -152,6 +152,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     ...DEFAULT_POLICIES_OPTIONS,
     minFlows: config.minFlows,
     defaultDeny: config.defaultDeny,
+    includeSystemNamespaces: config.includeSystemNamespaces,
+    systemNamespaces: config.systemNamespaces
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     allowDropped: config.allowDropped,
     cidrPrefixV4: config.cidrPrefix,
     cidrPrefixV6: config.cidrPrefixV6,

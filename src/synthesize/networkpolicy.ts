@@ -20,6 +20,7 @@ import {
 import {
   DNS_PORT,
   isDnsEdge,
+  isSystemNamespace,
   kubeDnsTest,
   MANAGED_BY_LABELS,
   NAMESPACE_NAME_LABEL,
@@ -114,10 +115,14 @@ export function proposeNetworkPolicies(graph: Graph, opts: ProposalOptions): Pro
   }
   summary.workloads = files.length;
   if (opts.defaultDeny) {
+    const leftOut: NonNullable<ProposalSummary['defaultDenyLeftOut']> = [];
     for (const [dir, { cluster, namespace }] of namespaces) {
-      files.push(defaultDenyFile(dir, namespace));
-      noteUnprotectedWorkloads(ctx, cluster, namespace);
+      const why = defaultDenyHazard(ctx, cluster, namespace);
+      if (why) leftOut.push({ namespace: dir, ...why });
+      else files.push(defaultDenyFile(dir, namespace));
     }
+    if (leftOut.length > 0)
+      summary.defaultDenyLeftOut = leftOut.sort((a, b) => compareStrings(a.namespace, b.namespace));
   }
   summary.policies = files.length;
   files.sort((a, b) => compareStrings(a.path, b.path));
@@ -395,14 +400,45 @@ function defaultDenyFile(dir: string, namespace: string): ProposalFile {
   };
 }
 
-/** A default deny also cuts off workloads that got no policy of their own: say so by name. */
-function noteUnprotectedWorkloads(ctx: Context, cluster: string | undefined, namespace: string): void {
-  for (const { workload } of ctx.summary.needsLabels) {
-    const p = ctx.graph.peers.get(workload)?.peer;
-    if (p?.type !== 'workload' || p.namespace !== namespace || (p.cluster ?? '') !== (cluster ?? '')) continue;
-    ctx.notes.add(
-      `default deny in ${namespacePath(cluster, namespace)} also isolates ${workload}, which has no policy of its own ` +
-        '(no stable selector): give it a distinguishing label, or it loses all traffic',
-    );
+/**
+ * Why a namespace must not get a default deny, or undefined when it may. A default deny isolates every pod of
+ * the namespace, so it is safe only when each observed pod there is selected by a proposed policy that allows
+ * its observed traffic; system namespaces (cluster DNS, the CNI, the mesh) are left to their owners unless
+ * --include-system-namespaces is given.
+ */
+function defaultDenyHazard(
+  ctx: Context,
+  cluster: string | undefined,
+  namespace: string,
+): { why: string; pods: Array<{ pod: string; why: string }> } | undefined {
+  const { opts } = ctx;
+  if (!opts.includeSystemNamespaces && isSystemNamespace(namespace, opts.systemNamespaces))
+    return {
+      why: 'system namespace: its workloads got their own policies, but no default deny (--include-system-namespaces to add one)',
+      pods: [],
+    };
+  const uncovered: Array<{ pod: string; why: string }> = [];
+  for (const node of ctx.graph.peers.values()) {
+    const p = node.peer;
+    if (p.type !== 'workload' || p.namespace !== namespace || (p.cluster ?? '') !== (cluster ?? '')) continue;
+    if (ctx.drafts.has(node.key)) continue;
+    const why = `no policy of its own: ${node.selectorReason ?? 'no selector was assigned'}`;
+    const pods = podsOf(ctx.graph, node.key);
+    if (pods.length === 0) uncovered.push({ pod: `${node.key} (no pod observed)`, why });
+    for (const pod of pods) uncovered.push({ pod: `${namespacePath(cluster, namespace)}/${pod}`, why });
   }
+  if (uncovered.length === 0) return undefined;
+  return {
+    why:
+      `${uncovered.length === 1 ? 'an observed pod here is' : `${uncovered.length} observed pods here are`} ` +
+      `selected by no proposed policy, and a default deny would cut off all ${uncovered.length === 1 ? 'its' : 'their'} traffic`,
+    pods: uncovered.sort((a, b) => compareStrings(a.pod, b.pod)),
+  };
+}
+
+function podsOf(graph: Graph, workload: string): string[] {
+  return graph.pods
+    .filter((p) => p.workload === workload)
+    .map((p) => p.name)
+    .sort(compareStrings);
 }

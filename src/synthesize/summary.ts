@@ -30,6 +30,13 @@ export function renderSummary(summary: ProposalSummary): string {
     lines.push('', 'Workloads without a stable selector (no policy until they carry a distinguishing label):');
     for (const n of summary.needsLabels) lines.push(`  ${n.workload}: ${n.why}`);
   }
+  if (summary.defaultDenyLeftOut && summary.defaultDenyLeftOut.length > 0) {
+    lines.push('', 'No default deny written for these namespaces:');
+    for (const d of summary.defaultDenyLeftOut) {
+      lines.push(`  ${d.namespace}: ${d.why}`);
+      for (const p of d.pods) lines.push(`    ${p.pod}: ${p.why}`);
+    }
+  }
   if (summary.namespaceFallbacks && summary.namespaceFallbacks.length > 0) {
     lines.push(
       '',

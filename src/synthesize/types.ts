@@ -12,7 +12,23 @@ export interface ProposalOptions {
   cidrPrefixV4: number;
   /** Prefix length external IPv6 peers are widened to (128 = one address). */
   cidrPrefixV6: number;
+  /** Also write a default deny in system namespaces (see systemNamespaces). */
+  includeSystemNamespaces: boolean;
+  /** Namespaces of the cluster itself, the CNI and the mesh: names, or patterns with `*`. */
+  systemNamespaces: readonly string[];
 }
+
+/** kube-system and friends, and the namespaces the CNI and mesh installers create. */
+export const DEFAULT_SYSTEM_NAMESPACES: readonly string[] = Object.freeze([
+  'kube-system',
+  'kube-public',
+  'kube-node-lease',
+  'cilium*',
+  'calico-*',
+  'tigera-*',
+  'istio-system',
+  'gke-*',
+]);
 
 export const DEFAULT_PROPOSAL_OPTIONS: Readonly<ProposalOptions> = Object.freeze({
   minFlows: 1,
@@ -20,6 +36,8 @@ export const DEFAULT_PROPOSAL_OPTIONS: Readonly<ProposalOptions> = Object.freeze
   allowDropped: false,
   cidrPrefixV4: 32,
   cidrPrefixV6: 128,
+  includeSystemNamespaces: false,
+  systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
 });
 
 /**
@@ -80,6 +98,11 @@ export interface ProposalSummary {
   unsupported: UnsupportedEdge[];
   /** Workloads without a stable selector: no policy until they carry a distinguishing label. */
   needsLabels: Array<{ workload: string; why: string }>;
+  /**
+   * Namespaces that got no default deny although workloads there got policies: a system namespace, or one
+   * holding observed pods that no proposed policy selects (a default deny would cut them off), listed with why.
+   */
+  defaultDenyLeftOut?: Array<{ namespace: string; why: string; pods: Array<{ pod: string; why: string }> }>;
   /** Callers without a known identity (service account), allowed by their namespace instead (AuthorizationPolicy). */
   namespaceFallbacks?: Array<{ caller: string; namespace: string }>;
   /** Edges across tenants that the tenant baseline lets through because they were observed. */

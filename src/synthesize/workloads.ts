@@ -35,6 +35,22 @@ export function namespacePath(cluster: string | undefined, namespace: string): s
   return cluster ? `${cluster}/${namespace}` : namespace;
 }
 
+/**
+ * True when the namespace is one of `patterns`: a name, or a pattern where `*` stands for any run of
+ * characters (`cilium*`, `calico-*`).
+ */
+export function isSystemNamespace(namespace: string, patterns: readonly string[]): boolean {
+  for (const pattern of patterns) {
+    if (!pattern.includes('*')) {
+      if (pattern === namespace) return true;
+      continue;
+    }
+    const parts = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+    if (new RegExp(`^${parts.join('.*')}$`).test(namespace)) return true;
+  }
+  return false;
+}
+
 /** `app=web,tier=front`: a selector as the header comment of a workload's file shows it, keys sorted. */
 export function selectorText(labels: Record<string, string>): string {
   return Object.entries(labels)

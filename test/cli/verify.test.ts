@@ -14,20 +14,27 @@ describe('flowwright verify', () => {
   });
   after(() => removeWorkspace(dir));
 
-  it("reports 100% coverage for the proposal's own files and exits 0", () => {
+  it("allows every TCP connection with the proposal's own files, and exits 1 for the ICMP it cannot allow", () => {
     const p = flowwright(dir, ['propose', '--db', 'shop.db', '--out', 'policies']);
     assert.equal(p.code, EXIT_CODES.ok, p.stderr);
     const r = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'policies']);
-    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
-    assert.match(r.stdout, /Coverage: 100\.0% of observed connections allowed \(45 of 45\)/);
-    assert.match(r.stdout, /Nothing observed would break\./);
+    assert.equal(r.code, EXIT_CODES.finding, r.stderr);
+    assert.match(r.stdout, /Coverage: 97\.8% of observed connections allowed \(45 of 46\)/);
+    assert.doesNotMatch(r.stdout, /Nothing observed would break/);
+    assert.match(
+      r.stdout,
+      /ops\/blackbox-exporter {2}shop\/frontend {2}8\/ICMPv4 .* not expressible in NetworkPolicy, denied by the default deny on Cilium and Calico/,
+    );
+    // Without the ICMP probe's isolation (no default deny and no policy at either end) nothing breaks.
+    const open = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'existing/data/policies.yaml']);
+    assert.doesNotMatch(open.stdout, /8\/ICMPv4/);
   });
 
   it('exits 1 and explains when an observed connection would be denied', () => {
     const r = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'existing']);
     assert.equal(r.code, EXIT_CODES.finding);
     assert.match(r.stderr, /skipped other kinds: ConfigMap 1/);
-    assert.match(r.stderr, /flowwright: 1 observed connection\(s\) would be denied \(coverage 97\.7%\)/);
+    assert.match(r.stderr, /flowwright: 2 observed connection\(s\) would be denied \(coverage 95\.6%\)/);
     assert.match(r.stdout, /ops\/blackbox-exporter {2}shop\/frontend {2}8080\/TCP/);
     assert.match(r.stdout, /Why each would be denied:/);
   });
@@ -48,7 +55,7 @@ describe('flowwright verify', () => {
     const report = JSON.parse(json.stdout);
     assert.equal(report.schemaVersion, 1);
     assert.equal(report.policies.networkPolicies, 9);
-    assert.equal(report.totals.broken, 1);
+    assert.equal(report.totals.broken, 2);
     const md = flowwright(dir, ['verify', '--db', 'shop.db', '--policies', 'existing', '--format', 'markdown']);
     assert.match(md.stdout, /^### flowwright verify\n/);
   });

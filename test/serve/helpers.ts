@@ -114,6 +114,8 @@ export function sharedConfig(db: string, overrides: Partial<SharedConfig> = {}):
     cidrPrefix: 32,
     cidrPrefixV6: 128,
     defaultDeny: true,
+    includeSystemNamespaces: false,
+    systemNamespaces: 'kube-system,kube-public,kube-node-lease,cilium*,calico-*,tigera-*,istio-system,gke-*',
     allowDropped: false,
     kinds: 'networkpolicy',
     trustDomain: 'cluster.local',

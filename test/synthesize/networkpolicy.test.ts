@@ -49,23 +49,21 @@ describe('proposeNetworkPolicies: semantics', () => {
       p.files.map((f) => f.path),
       [
         'kube-system/coredns.networkpolicy.yaml',
-        'kube-system/default-deny.networkpolicy.yaml',
         'payments/default-deny.networkpolicy.yaml',
         'payments/payments.networkpolicy.yaml',
         'shop/db.networkpolicy.yaml',
-        'shop/default-deny.networkpolicy.yaml',
         'shop/frontend.networkpolicy.yaml',
         'shop/orders.networkpolicy.yaml',
       ],
     );
     assert.equal(p.summary.workloads, 5);
-    assert.equal(p.summary.policies, 8);
+    assert.equal(p.summary.policies, 6);
     const frontend = policyOf(p, KEYS.frontend);
     assert.equal(frontend.metadata.name, 'flowwright-frontend');
     assert.deepEqual(frontend.metadata.labels, { 'app.kubernetes.io/managed-by': 'flowwright' });
     assert.deepEqual(frontend.spec.podSelector, { matchLabels: { app: 'frontend' } });
     assert.deepEqual(frontend.spec.policyTypes, ['Ingress', 'Egress']);
-    const deny = p.files.find((f) => f.path === 'shop/default-deny.networkpolicy.yaml')?.documents[0] as Doc;
+    const deny = p.files.find((f) => f.path === 'payments/default-deny.networkpolicy.yaml')?.documents[0] as Doc;
     assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     assert.equal(deny.metadata.name, 'flowwright-default-deny');
   });
@@ -87,7 +85,6 @@ describe('proposeNetworkPolicies: semantics', () => {
         (u) => u.src === KEYS.legacy && u.dst === KEYS.orders && u.why === 'source has no stable selector',
       ),
     );
-    assert.ok(p.summary.notes.some((n) => n.includes('default deny in shop also isolates shop/Deployment/legacy')));
   });
 
   it('selects a peer in another namespace with namespaceSelector AND podSelector in one element', () => {
@@ -302,5 +299,62 @@ describe('proposeNetworkPolicies: semantics', () => {
     const p = propose({}, { peers: new Map(), pods: [], edges: [], window: {} });
     assert.deepEqual(p.files, []);
     assert.equal(renderSummary(p.summary), 'Proposed 0 policies for 0 workloads with 0 rules.\n');
+  });
+});
+
+describe('proposeNetworkPolicies: when a default deny is safe', () => {
+  it('writes none where an observed pod gets no policy of its own, and lists that pod with why', () => {
+    const p = propose();
+    assert.equal(
+      p.files.some((f) => f.path === 'shop/default-deny.networkpolicy.yaml'),
+      false,
+    );
+    const shop = p.summary.defaultDenyLeftOut?.find((d) => d.namespace === 'shop');
+    assert.ok(shop, 'shop is listed as left out');
+    assert.deepEqual(shop.pods, [
+      {
+        pod: 'shop/legacy-7f8e9d0c1-klmno',
+        why: 'no policy of its own: pods of shop/Deployment/legacy share every stable label with shop/Deployment/orders',
+      },
+    ]);
+    // The workloads that do have a selector keep their own policies.
+    policyOf(p, KEYS.frontend);
+    policyOf(p, KEYS.orders);
+  });
+
+  it('writes none in system namespaces unless asked, and keeps their workloads own policies', () => {
+    const p = propose();
+    assert.equal(
+      p.files.some((f) => f.path === 'kube-system/default-deny.networkpolicy.yaml'),
+      false,
+    );
+    assert.ok(p.files.some((f) => f.path === 'kube-system/coredns.networkpolicy.yaml'));
+    assert.match(
+      p.summary.defaultDenyLeftOut?.find((d) => d.namespace === 'kube-system')?.why ?? '',
+      /system namespace/,
+    );
+    assert.match(
+      renderSummary(p.summary),
+      /No default deny written for these namespaces:\n {2}kube-system: system namespace/,
+    );
+
+    const included = propose({ includeSystemNamespaces: true });
+    assert.ok(included.files.some((f) => f.path === 'kube-system/default-deny.networkpolicy.yaml'));
+    assert.equal(
+      included.summary.defaultDenyLeftOut?.some((d) => d.namespace === 'kube-system'),
+      false,
+    );
+  });
+
+  it('reads the system namespaces as names and * patterns', () => {
+    const asSystem = propose({ systemNamespaces: ['pay*'] });
+    assert.equal(
+      asSystem.files.some((f) => f.path === 'payments/default-deny.networkpolicy.yaml'),
+      false,
+    );
+    // kube-system is not in that list any more: it gets its default deny.
+    assert.ok(asSystem.files.some((f) => f.path === 'kube-system/default-deny.networkpolicy.yaml'));
+    const exact = propose({ systemNamespaces: ['pay'] });
+    assert.ok(exact.files.some((f) => f.path === 'payments/default-deny.networkpolicy.yaml'));
   });
 });
