@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_SPAN_MS, DEFAULT_START, hubbleLines } from '../../samples/hubble.js';
 import { shopScenario } from '../../samples/shop.js';
 import type { Edge, Graph, HttpEvidence, PeerNode } from '../../src/model/index.js';
-import { inventoryFromGraph, parsePolicyText } from '../../src/policy/index.js';
+import { emptyLoaded, inventoryFromGraph, parsePolicyText } from '../../src/policy/index.js';
 import { ICMP_DENIED, renderVerifyTable, verifyPolicies } from '../../src/review/index.js';
 import {
   DEFAULT_PROPOSAL_OPTIONS,
@@ -52,7 +52,7 @@ describe('verify: the proposal against the traffic it was learned from', () => {
 
   it('counts an ICMP connection as allowed when neither end is isolated', () => {
     const g = smallGraph([edge(WEB, CART, 8, { protocol: 'ICMPv4' })]);
-    const r = verifyPolicies(g, inventoryFromGraph(g), { networkPolicies: [], authorizationPolicies: [] });
+    const r = verifyPolicies(g, inventoryFromGraph(g), emptyLoaded());
     assert.equal(r.totals.observed, 1);
     assert.equal(r.totals.allowed, 1);
     assert.deepEqual(r.broken, []);
