@@ -145,8 +145,9 @@ describe('serve HTTP', () => {
   it('verifies and diffs against the configured policy directory', async () => {
     const verify = await getJson(`${url}/api/v1/verify`, auth);
     assert.equal(verify.status, 200);
-    assert.equal(verify.body.totals.broken, 0);
-    assert.equal(verify.body.coverage, 100);
+    // The proposal allows every TCP and UDP connection; the ICMP probe it cannot allow is broken.
+    assert.equal(verify.body.totals.broken, 1);
+    assert.match(verify.body.broken[0].summary, /^not expressible in NetworkPolicy/);
     // The documented schema of `verify --format json`: kind, version, RFC 3339 times.
     assert.equal(verify.body.kind, 'verify');
     assert.equal(verify.body.schemaVersion, 1);
