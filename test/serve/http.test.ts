@@ -23,7 +23,7 @@ const auth = { Authorization: `Bearer ${TOKEN}` };
 
 before(async () => {
   shop = await shopExport(dir, 2000, 5);
-  // The existing policies are the proposal itself: verify finds nothing broken.
+  // The existing policies are the proposal itself: verify finds only the ICMP it cannot allow.
   const graph = shop.graph;
   assignSelectors(graph);
   const policies = join(dir, 'policies');
