@@ -213,7 +213,7 @@ const RESERVED_WHY: Record<ReservedEntity, string> = {
   world: 'world peer without an observed address',
   host: '',
   'remote-node':
-    'other nodes (remote-node) are not allowed automatically and have no selector; allow their addresses by ipBlock by hand if needed',
+    'other nodes (remote-node) are not allowed automatically and no node address was observed; allow the node addresses by ipBlock by hand',
   'kube-apiserver': 'API server address not observed',
   health: 'Cilium health-check endpoints cannot be selected by NetworkPolicy',
   ingress: 'the Cilium ingress proxy cannot be selected by NetworkPolicy (CiliumNetworkPolicy can: entity ingress)',
@@ -221,6 +221,10 @@ const RESERVED_WHY: Record<ReservedEntity, string> = {
   unmanaged: 'endpoint not managed by the network plugin; nothing to select',
   unknown: 'peer identity unknown',
 };
+
+const REMOTE_NODE_NOTE =
+  'traffic with other nodes (remote-node) is allowed by ipBlock on each node address observed: a node added ' +
+  'later, or one that used another address, is not covered';
 
 const HOST_NOTE =
   'no rule needed, traffic between a pod and its own node (e.g. kubelet probes) is always allowed by NetworkPolicy';
@@ -264,6 +268,11 @@ function resolvePeer(ctx: Context, draft: Draft, direction: Direction, otherKey:
       // The API server's addresses are known exactly: one address per block, whatever --cidr-prefix says.
       if (p.entity === 'kube-apiserver' && other.ips.length > 0)
         return ipBlocks(other.ips, (v6) => (v6 ? 128 : 32), end);
+      // Other nodes are not exempt (only the pod's own node is): one block per node address observed.
+      if (p.entity === 'remote-node' && other.ips.length > 0) {
+        ctx.notes.add(REMOTE_NODE_NOTE);
+        return ipBlocks(other.ips, (v6) => (v6 ? 128 : 32), end);
+      }
       const { cidrPrefixV4, cidrPrefixV6 } = ctx.opts;
       if (p.entity === 'world' && other.ips.length > 0)
         return ipBlocks(other.ips, (v6) => (v6 ? cidrPrefixV6 : cidrPrefixV4), end);

@@ -226,9 +226,14 @@ describe('proposeNetworkPolicies: semantics', () => {
     const p = propose({ cidrPrefixV6: 64, cidrPrefixV4: 8 }, graph);
     const why = (src: string, dst: string) =>
       p.summary.unsupported.filter((u) => u.src === src && u.dst === dst).map((u) => u.why);
-    assert.match(
-      why('reserved:remote-node', KEYS.frontend)[0],
-      /other nodes \(remote-node\) are not allowed automatically/,
+    // Other nodes are not exempt: their observed address becomes an exact ipBlock, with a note.
+    assert.deepEqual(why('reserved:remote-node', KEYS.frontend), []);
+    const fromNode = (policyOf(p, KEYS.frontend).spec.ingress as Doc[]).find((r) =>
+      r.from.some((peer: Doc) => peer.ipBlock?.cidr === '10.0.0.12/32'),
+    );
+    assert.ok(fromNode, 'remote-node 10.0.0.12 is allowed by ipBlock /32 despite --cidr-prefix 8');
+    assert.ok(
+      p.summary.notes.some((n) => n.startsWith('traffic with other nodes (remote-node) is allowed by ipBlock')),
     );
     assert.match(why('reserved:health', KEYS.frontend)[0], /health-check/);
     assert.match(why(KEYS.frontend, 'netset:shop/partners')[0], /network sets/);
