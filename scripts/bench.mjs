@@ -6,6 +6,7 @@
 //   npm run bench -- --flows 5000000       the memory check
 //   npm run bench -- --verify              the policy verifier instead (bench/verify.mjs, three sizes)
 //   npm run bench -- --kafka               Kafka consumer vs file ingest, shipped delta sizes (200,000 flows)
+//   npm run bench -- --page                the review page's first render at 1,000 workloads (bench/page.ts)
 //   options: --seed <n> --runs <n> --skip-build --source (run src/ through tsx) --no-record --check
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     check: { type: 'boolean', default: false },
     verify: { type: 'boolean', default: false },
     kafka: { type: 'boolean', default: false },
+    page: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -35,7 +37,7 @@ if (values.help) {
   console.log(
     readFileSync(new URL(import.meta.url), 'utf8')
       .split('\n')
-      .slice(0, 10)
+      .slice(0, 11)
       .join('\n')
       .replaceAll('// ', ''),
   );
@@ -53,6 +55,12 @@ function fail(message) {
 
 function node(args, opts = {}) {
   return spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24, ...opts });
+}
+
+if (values.page) {
+  const args = ['--import', 'tsx', 'bench/page.ts', '--runs', String(Math.max(3, runs))];
+  if (values['no-record']) args.push('--no-record');
+  process.exit(spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' }).status ?? 1);
 }
 
 // 1. Build, so that the pipeline runs the JavaScript users run.

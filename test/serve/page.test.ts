@@ -158,6 +158,19 @@ function graphState(page: Page): Promise<GraphState> {
   });
 }
 
+/** WCAG contrast ratio of two `#rrggbb` colours. */
+function contrast(a: string, b: string): number {
+  const lum = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => {
+      const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m);
+  return (x + 0.05) / (y + 0.05);
+}
+
 function overlapping(boxes: Box[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < boxes.length; i++)
@@ -265,6 +278,28 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
         if (labelled < g.edges.length) assert.match(note, /port labels hidden where they would overlap: hover an edge/);
         t.diagnostic(`${colorScheme}: ${labelled} of ${g.edges.length} port labels shown`);
         // A hidden label's ports show on hover, as text.
+        // Readable colours in this scheme: text 4.5:1 against its background, edges and borders 3:1.
+        const v = await page.evaluate(() => {
+          const css = getComputedStyle(document.documentElement);
+          const names = ['bg', 'panel', 'fg', 'muted', 'ok', 'dropped', 'would-deny', 'accent', 'group', 'node-bg'];
+          return Object.fromEntries(names.map((n) => [n, css.getPropertyValue(`--${n}`).trim()]));
+        });
+        for (const [fg, bg, min] of [
+          ['fg', 'bg', 4.5],
+          ['fg', 'panel', 4.5],
+          ['muted', 'panel', 4.5],
+          ['muted', 'group', 4.5],
+          ['fg', 'node-bg', 4.5],
+          ['dropped', 'bg', 3],
+          ['would-deny', 'bg', 3],
+          ['ok', 'bg', 3],
+          ['ok', 'group', 3],
+          ['accent', 'panel', 3],
+        ] as const)
+          assert.ok(
+            contrast(v[fg], v[bg]) >= min,
+            `${colorScheme}: --${fg} on --${bg} is ${contrast(v[fg], v[bg]).toFixed(2)}:1`,
+          );
         mkdirSync(artifacts, { recursive: true });
         await page.screenshot({ path: join(artifacts, `serve-page-graph-${colorScheme}.png`) });
         assert.deepEqual(errors, []);

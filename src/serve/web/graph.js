@@ -326,7 +326,7 @@ function sizeNodes(cy) {
 
 const ELK_OPTIONS = {
   algorithm: 'layered',
-  'elk.direction': 'RIGHT',
+  'elk.direction': 'DOWN',
   'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
   'elk.spacing.nodeNode': 22,
   'elk.layered.spacing.nodeNodeBetweenLayers': 90,
