@@ -20,6 +20,7 @@ const allowed = {
   cli: ['*'],
   serve: ['model', 'collect', 'identity', 'aggregate', 'store', 'synthesize', 'policy', 'review', 'replay'],
   prbot: ['model', 'identity', 'store', 'synthesize', 'policy', 'review'],
+  cluster: ['model'],
 };
 // package -> folders that may import it
 const packages = {

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { FlowwrightError } from '../model/index.js';
 import { checkConsistency, renderConsistency } from '../review/index.js';
+import { commandInventory, INVENTORY_HELP } from './inventory.js';
 import { addOptions, resolveConfig } from './options.js';
 import { buildInventory, loadPoliciesOrFail, optionalGraph } from './verify.js';
 
@@ -22,7 +23,7 @@ export function registerConsistencyCommand(program: Command): void {
         'graph (--db) and/or a kubectl dump (--inventory). Lists every disagreement with both sides and exits 1 ' +
         'when there is one.',
     )
-    .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json: real labels, IPs and service accounts')
+    .option('--inventory <path>', INVENTORY_HELP)
     .option('--root-namespace <ns>', 'Istio root namespace (mesh-wide AuthorizationPolicies)', 'istio-system')
     .option('--json', 'print the report as JSON')
     .addHelpText(
@@ -38,7 +39,7 @@ export function registerConsistencyCommand(program: Command): void {
   cmd.action((paths: string[], flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
     const policies = loadPoliciesOrFail(paths, '<paths>');
-    const inventory = buildInventory(optionalGraph(config), flags.inventory as string | undefined);
+    const inventory = buildInventory(optionalGraph(config), commandInventory(config.db, flags.inventory as string | undefined));
     if (inventory.pods.length === 0)
       throw new FlowwrightError(
         'usage',

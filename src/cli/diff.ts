@@ -6,6 +6,7 @@ import { type Command, Option } from 'commander';
 import { FlowwrightError, inputError } from '../model/index.js';
 import { DIFF_FORMATS, DIFF_MODES, type DiffFormat, type DiffMode, diffPolicies, renderDiff } from '../review/index.js';
 import { proposeNetworkPolicies } from '../synthesize/index.js';
+import { commandInventory, INVENTORY_HELP } from './inventory.js';
 import { addOptions, parseDuration, resolveConfig } from './options.js';
 import { loadProposalGraph, proposalOptions, requireTraffic } from './propose.js';
 import { buildInventory, collect, loadPoliciesOrFail } from './verify.js';
@@ -42,7 +43,7 @@ export function registerDiffCommand(program: Command): void {
     )
     .option('--unused-for <duration>', 'a rule is unused when nothing matched it for this long (e.g. 30d)')
     .addOption(new Option('--format <format>', 'output format').choices(DIFF_FORMATS).default('table'))
-    .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json: real labels, IPs and named ports')
+    .option('--inventory <path>', INVENTORY_HELP)
     .option('--out-dir <dir>', 'where new files are placed in the file diff (default: the --existing directory)')
     .option('--exit-code', 'exit 1 when the proposed set differs from the existing one')
     .addHelpText(
@@ -61,7 +62,7 @@ export function registerDiffCommand(program: Command): void {
     const unusedForMs =
       typeof flags.unusedFor === 'string' ? parseDuration(flags.unusedFor, '--unused-for') : undefined;
     const graph = requireTraffic(loadProposalGraph(config), config, 'compare');
-    const inventory = buildInventory(graph, flags.inventory as string | undefined);
+    const inventory = buildInventory(graph, commandInventory(config.db, flags.inventory as string | undefined));
     // The files whose NetworkPolicies are compared; files of other kinds only are left alone.
     const existingFiles = new Map<string, string>();
     for (const p of existing.networkPolicies) {

@@ -15,6 +15,7 @@ import {
   parseIp,
 } from '../policy/index.js';
 import { compilePolicySet, endpointResolver, l4Protocol } from '../review/index.js';
+import { commandInventory, INVENTORY_HELP } from './inventory.js';
 import { addOptions, resolveConfig } from './options.js';
 import { buildInventory, collect, loadPoliciesOrFail, optionalGraph } from './verify.js';
 
@@ -110,7 +111,7 @@ export function registerExplainCommand(program: Command): void {
     .argument('<src>', 'source: namespace/pod, namespace/kind/name or IP')
     .argument('<dst>', 'destination: namespace/pod, namespace/kind/name or IP, then [:port[/protocol]]')
     .option('--policies <path>', 'policy file or directory; repeatable', collect)
-    .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json (a List)')
+    .option('--inventory <path>', INVENTORY_HELP)
     .option('--exit-code', 'exit 0 when allowed and 1 when denied, like git diff --exit-code')
     .option('--principal <principal>', 'the client mTLS identity, e.g. cluster.local/ns/shop/sa/frontend')
     .option('--method <method>', 'HTTP method of the request')
@@ -133,9 +134,10 @@ export function registerExplainCommand(program: Command): void {
     const config = resolveConfig(flags, [...KEYS]);
     const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
     const graph = optionalGraph(config);
-    if (!graph && typeof flags.inventory !== 'string')
+    const cluster = commandInventory(config.db, flags.inventory as string | undefined);
+    if (!graph && cluster.empty)
       throw usageError(`no pods to look endpoints up in: give --inventory, or learn a graph into ${config.db} first`);
-    const inventory = buildInventory(graph, flags.inventory as string | undefined);
+    const inventory = buildInventory(graph, cluster);
     const srcTarget = parseTarget(srcText, '<src>');
     if (srcTarget.port !== undefined) throw usageError('<src>: a source has no port; put it on the destination');
     const dstTarget = parseTarget(dstText, '<dst>');

@@ -4,8 +4,17 @@
 import type { Command } from 'commander';
 import { type AggregateStats, createAggregator } from '../aggregate/index.js';
 import { readFlowFiles } from '../collect/index.js';
-import { type CollectStats, emptyStats, type FlowBatch, formatLocation } from '../model/index.js';
+import { resolveWithInventory } from '../identity/index.js';
+import {
+  type CollectStats,
+  emptyStats,
+  type FlowBatch,
+  formatLocation,
+  type InventoryIndex,
+  indexInventory,
+} from '../model/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { INVENTORY_HELP, loadInventoryInto } from './inventory.js';
 import { addOptions, resolveConfig } from './options.js';
 import { createProgress, formatCount, formatDuration, type Progress } from './progress.js';
 
@@ -19,6 +28,8 @@ export interface IngestContext {
   progress?: Progress;
   /** Text for the progress line, e.g. the current file. */
   describe?: (batch: FlowBatch) => string;
+  /** Who is behind names and addresses (the stored --inventory, the cluster watch). */
+  inventory?: InventoryIndex;
 }
 
 export interface IngestSummary extends CollectStats {
@@ -43,6 +54,7 @@ export async function ingestBatches(batches: AsyncIterable<FlowBatch>, ctx: Inge
   };
   try {
     for await (const batch of batches) {
+      if (ctx.inventory) resolveWithInventory(batch.flows, ctx.inventory);
       aggregator.add(batch.flows);
       if (batch.checkpoint) aggregator.setCheckpoint(batch.checkpoint);
       ctx.progress?.update(ctx.stats.flows, ctx.describe?.(batch));
@@ -115,6 +127,8 @@ export interface RunIngestOptions {
   strict?: boolean;
   progress?: boolean;
   flushEvery?: number;
+  /** An --inventory file or directory, stored before the flows are read. */
+  inventory?: string;
 }
 
 export async function runIngest(opts: RunIngestOptions): Promise<IngestSummary> {
@@ -122,6 +136,9 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestSummary> 
   const store = openStore(opts.db);
   const stats = emptyStats();
   try {
+    if (opts.inventory !== undefined) loadInventoryInto(store, opts.inventory);
+    // What earlier runs stored counts as well: the inventory is given once.
+    const inventory = indexInventory(store.loadInventory());
     const batches = readFlowFiles(opts.inputs, {
       strict: opts.strict ?? false,
       stats,
@@ -133,6 +150,7 @@ export async function runIngest(opts: RunIngestOptions): Promise<IngestSummary> 
       flushEvery: opts.flushEvery ?? 50_000,
       progress: createProgress(opts.progress ?? true),
       describe: (b) => b.checkpoint?.label ?? '',
+      inventory,
     });
     return summarizeIngest(stats, agg, store, started);
   } finally {
@@ -207,8 +225,11 @@ export function registerIngestCommand(program: Command): void {
         '  $ flowwright ingest flows/*.json.gz\n' +
         '  $ hubble observe -o json --since 1h | flowwright ingest -\n' +
         '  $ flowwright ingest --db /var/lib/flowwright/graph.db --strict exports/\n' +
-        '  $ flowwright ingest /var/log/calico/flowlogs/flows.log',
+        '  $ flowwright ingest /var/log/calico/flowlogs/flows.log\n' +
+        '  $ kubectl get namespaces,pods,services,endpointslices -A -o json > inventory.json\n' +
+        '  $ flowwright ingest --inventory inventory.json flows.json',
     );
+  cmd.option('--inventory <path>', INVENTORY_HELP);
   addOptions(cmd, ['db', 'strict', 'progress', 'flushEvery']);
   cmd.action(async (inputs: string[], flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, ['db', 'strict', 'progress', 'flushEvery']);
@@ -218,6 +239,7 @@ export function registerIngestCommand(program: Command): void {
       strict: config.strict,
       progress: config.progress,
       flushEvery: config.flushEvery,
+      inventory: flags.inventory as string | undefined,
     });
     process.stderr.write(`${formatIngestSummary(summary)}\n`);
   });

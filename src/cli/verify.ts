@@ -1,16 +1,24 @@
 // `flowwright verify`: replays the learned traffic through a policy set and reports what would break.
 // Also home of what verify, diff and explain share: loading policy files and the inventory.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { FlowwrightError, formatLocation, type Graph, type InputIssue, inputError } from '../model/index.js';
+import {
+  FlowwrightError,
+  formatLocation,
+  type Graph,
+  type InputIssue,
+  type InventoryIndex,
+  inputError,
+} from '../model/index.js';
 import {
   type Inventory,
   inventoryFromGraph,
   type LoadedPolicies,
   loadPolicyFiles,
-  mergeKubectlInventory,
+  mergeClusterInventory,
 } from '../policy/index.js';
 import { renderVerify, VERIFY_FORMATS, type VerifyFormat, verifyPolicies } from '../review/index.js';
+import { commandInventory, INVENTORY_HELP } from './inventory.js';
 import { addOptions, resolveConfig } from './options.js';
 import { loadProposalGraph, requireTraffic } from './propose.js';
 
@@ -39,21 +47,10 @@ export function loadPoliciesOrFail(paths: string[], flag: string): LoadedPolicie
   return loaded;
 }
 
-/** The inventory: pods seen in the graph, completed by a kubectl dump when given. */
-export function buildInventory(graph: Graph | undefined, dump: string | undefined): Inventory {
-  let inv: Inventory = graph ? inventoryFromGraph(graph) : { pods: [], namespaces: new Map() };
-  if (dump !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(dump, 'utf8'));
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw inputError(e.code ? `cannot read: ${e.code}` : `not valid JSON: ${e.message}`, { file: dump });
-    }
-    inv = mergeKubectlInventory(inv, json, dump);
-    for (const i of inv.issues ?? []) process.stderr.write(`flowwright: skipped: ${issueLine(i)}\n`);
-  }
-  return inv;
+/** The inventory the policy engine evaluates against: pods seen in the graph, completed by the cluster inventory. */
+export function buildInventory(graph: Graph | undefined, cluster: InventoryIndex): Inventory {
+  const inv: Inventory = graph ? inventoryFromGraph(graph) : { pods: [], namespaces: new Map() };
+  return cluster.empty ? inv : mergeClusterInventory(inv, cluster);
 }
 
 /** The learned graph, when the database exists (explain works from an inventory dump alone). */
@@ -78,7 +75,7 @@ export function registerVerifyCommand(program: Command): void {
         'on it.',
     )
     .option('--policies <path>', 'policy file or directory (YAML, JSON, kubectl List dumps); repeatable', collect)
-    .option('--inventory <file>', 'kubectl get namespaces,pods -A -o json: real labels, IPs and named ports')
+    .option('--inventory <path>', INVENTORY_HELP)
     .addOption(new Option('--format <format>', 'output format').choices(VERIFY_FORMATS).default('table'))
     .option('--root-namespace <ns>', 'Istio root namespace (mesh-wide AuthorizationPolicies)', 'istio-system')
     .addHelpText(
@@ -94,7 +91,7 @@ export function registerVerifyCommand(program: Command): void {
     const config = resolveConfig(flags, [...KEYS]);
     const policies = loadPoliciesOrFail((flags.policies as string[] | undefined) ?? [], '--policies');
     const graph = requireTraffic(loadProposalGraph(config), config, 'verify');
-    const inventory = buildInventory(graph, flags.inventory as string | undefined);
+    const inventory = buildInventory(graph, commandInventory(config.db, flags.inventory as string | undefined));
     const report = verifyPolicies(graph, inventory, policies, {
       rootNamespace: flags.rootNamespace as string,
       trustDomain: config.trustDomain,

@@ -5,3 +5,4 @@ export { isKubeDns } from './kubedns.js';
 export { clearPeerCache, PEER_CACHE_LIMIT, resolvePeer } from './peer.js';
 export { assignSelectors, explainSelector, isVolatileLabel } from './selector.js';
 export { workloadOf } from './workload.js';
+export { inventoryPodOf, resolveWithInventory } from './inventory.js';

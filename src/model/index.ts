@@ -4,3 +4,4 @@ export * from './flow.js';
 export * from './graph.js';
 export * from './ingest.js';
 export * from './names.js';
+export * from './inventory.js';

@@ -17,7 +17,7 @@ export { describeSource, explainConnection, explainRequest } from './explain.js'
 export {
   type Inventory,
   inventoryFromGraph,
-  mergeKubectlInventory,
+  mergeClusterInventory,
   NAMESPACE_NAME_LABEL,
   namespaceLabels,
   type PodInfo,

@@ -1,7 +1,17 @@
 // The store: one SQLite file (better-sqlite3, WAL) holding the learned graph and how far each source
 // has been read. The CLI, the long-running service, the Kafka consumer and the PR bot all use it
 // through this surface; only this folder talks SQL.
-import { type Checkpoint, type Edge, FlowwrightError, type Graph, type GraphDelta } from '../model/index.js';
+import {
+  type Checkpoint,
+  type ClusterInventory,
+  type Edge,
+  FlowwrightError,
+  type Graph,
+  type GraphDelta,
+  type InventoryKind,
+  type Timed,
+} from '../model/index.js';
+import { createInventoryStore } from './inventory.js';
 import { type OpenOptions, openDatabase, storeError } from './open.js';
 import { createReader, type TimeWindow } from './read.js';
 import { createWriter, type ExpectedCheckpoint } from './write.js';
@@ -55,6 +65,17 @@ export interface Store {
   counts(): StoreCounts;
   /** Deletes hourly buckets before `hour` (epoch hours); totals on the edges stay. Returns rows removed. */
   pruneHoursBefore(hour: number): number;
+  /**
+   * The cluster inventory (model/inventory.ts), from --inventory files and the API server: objects are
+   * added or updated by (kind, uid) in one transaction; `seenAt` is when they were shown (ms).
+   */
+  applyInventory(objects: Timed[], seenAt: number): void;
+  /** Marks one inventory object deleted at `at` (ms). */
+  deleteInventoryObject(kind: InventoryKind, uid: string, at: number): void;
+  /** After a complete list of `kind`: its stored objects that are not in `present` (uids) are deleted at `at`. */
+  closeMissingInventory(kind: InventoryKind, present: Set<string>, at: number): number;
+  /** Every stored inventory object with its interval. */
+  loadInventory(): ClusterInventory;
   close(): void;
 }
 
@@ -75,6 +96,13 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
         }
       : createWriter(db, path);
     const pruneHours = db.prepare<[number]>('DELETE FROM edge_hours WHERE hour < ?');
+    const inventory = createInventoryStore(db);
+    const readonlyGuard =
+      <A extends unknown[], R>(fn: (...args: A) => R) =>
+      (...args: A): R => {
+        if (opts.readonly) throw storeError(path, 'opened read-only');
+        return fn(...args);
+      };
     // Reads are wrapped too, so a file that goes bad under us still gives one clear line.
     const guard =
       <A extends unknown[], R>(what: string, fn: (...args: A) => R) =>
@@ -114,6 +142,10 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
       edgesUnusedSince: guard('cannot read the graph', reader.edgesUnusedSince),
       counts: guard('cannot read the graph', reader.counts),
       pruneHoursBefore: guard('cannot prune hourly buckets', (hour: number) => pruneHours.run(hour).changes),
+      applyInventory: guard('cannot write the inventory', readonlyGuard(inventory.applyInventory)),
+      deleteInventoryObject: guard('cannot write the inventory', readonlyGuard(inventory.deleteInventoryObject)),
+      closeMissingInventory: guard('cannot write the inventory', readonlyGuard(inventory.closeMissingInventory)),
+      loadInventory: guard('cannot read the inventory', inventory.loadInventory),
       close: () => {
         if (db.open) db.close();
       },

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Graph, PeerNode } from '../../src/model/index.js';
+import { readInventoryPath } from '../../src/cluster/index.js';
+import { type Graph, indexInventory, type PeerNode } from '../../src/model/index.js';
 import {
   compileNetworkPolicies,
   evaluateConnection,
   inventoryFromGraph,
-  mergeKubectlInventory,
+  mergeClusterInventory,
   parsePolicyText,
 } from '../../src/policy/index.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
+const cluster = () => indexInventory(readInventoryPath(join(fixtures, 'kubectl-pods.json')));
 
 function workloadNode(ns: string, name: string, namespaceLabels?: Record<string, string>): PeerNode {
   const node: PeerNode = {
@@ -98,10 +99,9 @@ describe('inventory', () => {
     assert.deepEqual(inv.namespaces.get('edge'), { 'kubernetes.io/metadata.name': 'edge' });
   });
 
-  it('is completed by a kubectl List of namespaces and pods: labels, IPs, named ports, workloads', () => {
-    const json = JSON.parse(readFileSync(join(fixtures, 'kubectl-pods.json'), 'utf8'));
+  it('is completed by the cluster inventory: labels, IPs, named ports, workloads', () => {
     const before = inventoryFromGraph(graph());
-    const inv = mergeKubectlInventory(before, json, 'pods.json');
+    const inv = mergeClusterInventory(before, cluster());
     assert.equal(before.pods[1].ports.length, 1, 'the input inventory is not changed');
     assert.deepEqual(
       inv.pods.map((p) => `${p.namespace}/${p.name}`),
@@ -119,18 +119,10 @@ describe('inventory', () => {
     assert.equal(inv.pods[2].serviceAccount, undefined);
     assert.equal(inv.pods[1].hostNetwork, true);
     assert.deepEqual(inv.namespaces.get('shop'), { team: 'retail', 'kubernetes.io/metadata.name': 'shop' });
-    assert.deepEqual(inv.issues, [{ file: 'pods.json', field: 'items[5]', message: 'pod without metadata.name' }]);
-  });
-
-  it('reports a dump that is not a List', () => {
-    const inv = mergeKubectlInventory(inventoryFromGraph(graph()), { kind: 'Pod' }, 'pod.json');
-    assert.match(inv.issues?.[0].message ?? '', /expected a kubectl List/);
-    assert.equal(inv.pods.length, 2);
   });
 
   it('lets named ports in a policy evaluate against the dumped container ports', () => {
-    const json = JSON.parse(readFileSync(join(fixtures, 'kubectl-pods.json'), 'utf8'));
-    const inv = mergeKubectlInventory(inventoryFromGraph(graph()), json, 'pods.json');
+    const inv = mergeClusterInventory(inventoryFromGraph(graph()), cluster());
     const policies = parsePolicyText(
       [
         'apiVersion: networking.k8s.io/v1',
