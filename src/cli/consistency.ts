@@ -39,7 +39,10 @@ export function registerConsistencyCommand(program: Command): void {
   cmd.action((paths: string[], flags: Record<string, unknown>) => {
     const config = resolveConfig(flags, [...KEYS]);
     const policies = loadPoliciesOrFail(paths, '<paths>');
-    const inventory = buildInventory(optionalGraph(config), commandInventory(config.db, flags.inventory as string | undefined));
+    const inventory = buildInventory(
+      optionalGraph(config),
+      commandInventory(config.db, flags.inventory as string | undefined),
+    );
     if (inventory.pods.length === 0)
       throw new FlowwrightError(
         'usage',

@@ -103,14 +103,14 @@ function time(r: Reader, o: Obj, path: string): number | undefined {
 function controllerOf(r: Reader, o: Obj): OwnerRef | undefined {
   const refs = r.list(o, 'metadata.ownerReferences');
   let chosen: OwnerRef | undefined;
-  refs.forEach((ref, i) => {
+  for (const [i, ref] of refs.entries()) {
     if (!isObj(ref)) return r.fail(`metadata.ownerReferences[${i}]`, 'expected an object');
     const rr = r.nested(`metadata.ownerReferences[${i}]`);
     const kind = rr.str(ref, 'kind');
     const name = rr.str(ref, 'name');
     if (!kind || !name) return r.fail(`metadata.ownerReferences[${i}]`, 'needs kind and name');
     if (ref.controller === true || !chosen) chosen = { kind, name };
-  });
+  }
   return chosen;
 }
 
@@ -153,15 +153,15 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
     case 'Pod': {
       named(() => checkName('pod', name, `${base}.metadata.name`), loc);
       const ips: string[] = [];
-      r.list(raw, 'status.podIPs').forEach((x, i) => {
-        if (!isObj(x)) r.fail(`status.podIPs[${i}]`, 'expected an object');
+      for (const [i, x] of r.list(raw, 'status.podIPs').entries()) {
+        if (!isObj(x)) return r.fail(`status.podIPs[${i}]`, 'expected an object');
         else addIp(ips, r.nested(`status.podIPs[${i}]`).str(x, 'ip'));
-      });
+      }
       addIp(ips, r.str(raw, 'status.podIP'));
       const ports: PodPort[] = [];
-      r.list(raw, 'spec.containers').forEach((c, i) => {
+      for (const [i, c] of r.list(raw, 'spec.containers').entries()) {
         if (!isObj(c)) return r.fail(`spec.containers[${i}]`, 'expected an object');
-        r.nested(`spec.containers[${i}]`).list(c, 'ports').forEach((p, j) => {
+        for (const [j, p] of r.nested(`spec.containers[${i}]`).list(c, 'ports').entries()) {
           const field = `spec.containers[${i}].ports[${j}]`;
           if (!isObj(p)) return r.fail(field, 'expected an object');
           const rp = r.nested(field);
@@ -171,8 +171,8 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
           const portName = rp.str(p, 'name');
           if (portName) entry.name = portName;
           ports.push(entry);
-        });
-      });
+        }
+      }
       const pod: InventoryPod = { kind: 'Pod', namespace, name, uid, labels, ips, ports };
       const sa = r.str(raw, 'spec.serviceAccountName') ?? r.str(raw, 'spec.serviceAccount');
       if (sa) pod.serviceAccount = sa;
@@ -187,7 +187,7 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
     case 'Service': {
       const selectorObj = r.obj(raw, 'spec.selector');
       const ports: InventoryServicePort[] = [];
-      r.list(raw, 'spec.ports').forEach((p, i) => {
+      for (const [i, p] of r.list(raw, 'spec.ports').entries()) {
         const field = `spec.ports[${i}]`;
         if (!isObj(p)) return r.fail(field, 'expected an object');
         const rp = r.nested(field);
@@ -202,10 +202,10 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
         const portName = rp.str(p, 'name');
         if (portName) entry.name = portName;
         ports.push(entry);
-      });
+      }
       const clusterIPs: string[] = [];
       for (const [i, ip] of r.list(raw, 'spec.clusterIPs').entries()) {
-        if (typeof ip !== 'string') r.fail(`spec.clusterIPs[${i}]`, 'expected a string');
+        if (typeof ip !== 'string') return r.fail(`spec.clusterIPs[${i}]`, 'expected a string');
         else if (ip !== 'None') addIp(clusterIPs, ip);
       }
       const single = r.str(raw, 'spec.clusterIP');
@@ -225,23 +225,23 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
     }
     case 'EndpointSlice': {
       const ports: PodPort[] = [];
-      r.list(raw, 'ports').forEach((p, i) => {
+      for (const [i, p] of r.list(raw, 'ports').entries()) {
         if (!isObj(p)) return r.fail(`ports[${i}]`, 'expected an object');
         const rp = r.nested(`ports[${i}]`);
         const port = rp.num(p, 'port');
-        if (port === undefined) return;
+        if (port === undefined) continue;
         const entry: PodPort = { port, protocol: protocolOf(rp, p, 'protocol') };
         const portName = rp.str(p, 'name');
         if (portName) entry.name = portName;
         ports.push(entry);
-      });
+      }
       const endpoints: { addresses: string[]; pod?: string }[] = [];
-      r.list(raw, 'endpoints').forEach((e, i) => {
+      for (const [i, e] of r.list(raw, 'endpoints').entries()) {
         if (!isObj(e)) return r.fail(`endpoints[${i}]`, 'expected an object');
         const re = r.nested(`endpoints[${i}]`);
-        const addresses = re.list(e, 'addresses').map((a, j) =>
-          typeof a === 'string' ? a : re.fail(`addresses[${j}]`, 'expected a string'),
-        );
+        const addresses = re
+          .list(e, 'addresses')
+          .map((a, j) => (typeof a === 'string' ? a : re.fail(`addresses[${j}]`, 'expected a string')));
         const entry: { addresses: string[]; pod?: string } = { addresses };
         const ref = re.obj(e, 'targetRef');
         if (ref && re.nested('targetRef').str(ref, 'kind') === 'Pod') {
@@ -249,7 +249,7 @@ export function toInventoryObject(raw: unknown, loc: InputLocation, base: string
           if (pod) entry.pod = pod;
         }
         endpoints.push(entry);
-      });
+      }
       const slice: InventoryEndpointSlice = { kind: 'EndpointSlice', namespace, name, uid, ports, endpoints };
       const service = labels['kubernetes.io/service-name'];
       if (service) slice.service = service;

@@ -3,5 +3,5 @@ export * from './errors.js';
 export * from './flow.js';
 export * from './graph.js';
 export * from './ingest.js';
-export * from './names.js';
 export * from './inventory.js';
+export * from './names.js';

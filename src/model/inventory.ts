@@ -96,7 +96,14 @@ type OfKind<K extends InventoryKind> = K extends InventoryController['kind']
   ? InventoryController
   : Extract<InventoryObject, { kind: K }>;
 
-export const INVENTORY_KINDS: readonly InventoryKind[] = ['Namespace', 'Pod', 'Service', 'EndpointSlice', 'ReplicaSet', 'Job'];
+export const INVENTORY_KINDS: readonly InventoryKind[] = [
+  'Namespace',
+  'Pod',
+  'Service',
+  'EndpointSlice',
+  'ReplicaSet',
+  'Job',
+];
 
 /** One incarnation of an object and when it existed: [from, until), ms since the epoch; no until = still there. */
 export interface Timed<T extends InventoryObject = InventoryObject> {
@@ -208,7 +215,10 @@ export function indexInventory(inv: ClusterInventory): InventoryIndex {
     push(byName, `${o.kind}|${objectName(o)}`, t);
     if (o.kind === 'Pod') {
       let pods = podsByNamespace.get(o.namespace);
-      if (!pods) podsByNamespace.set(o.namespace, (pods = new Map()));
+      if (!pods) {
+        pods = new Map();
+        podsByNamespace.set(o.namespace, pods);
+      }
       push(pods, o.name, t as Timed<InventoryPod>);
       if (!o.hostNetwork) for (const ip of o.ips) push(podsByIp, ip, t as Timed<InventoryPod>);
     } else if (o.kind === 'Service') {

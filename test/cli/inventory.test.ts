@@ -39,7 +39,14 @@ describe('--inventory', () => {
   const db = join(dir, 'graph.db');
 
   it('ingest resolves pods without labels, bare addresses and Service addresses through it', () => {
-    const r = flowwright(['ingest', '--db', db, '--inventory', join(FIXTURES, 'inventory.json'), join(FIXTURES, 'flows.jsonl')]);
+    const r = flowwright([
+      'ingest',
+      '--db',
+      db,
+      '--inventory',
+      join(FIXTURES, 'inventory.json'),
+      join(FIXTURES, 'flows.jsonl'),
+    ]);
     assert.equal(r.code, EXIT_CODES.ok, r.stderr);
     assert.match(r.stderr, /inventory: 9 objects from .*inventory\.json; other kinds left out: ConfigMap 1/);
     // The web pod came as reserved:world, db-0 as a bare address, and the Service address on its port 80
@@ -77,7 +84,16 @@ describe('--inventory', () => {
       'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db, namespace: shop}\n' +
         'spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}\n',
     );
-    const r = flowwright(['explain', '--db', db, '--policies', policy, 'shop/report-28644120-q8m2z', 'shop/db-0:5432', '--exit-code']);
+    const r = flowwright([
+      'explain',
+      '--db',
+      db,
+      '--policies',
+      policy,
+      'shop/report-28644120-q8m2z',
+      'shop/db-0:5432',
+      '--exit-code',
+    ]);
     assert.equal(r.code, EXIT_CODES.finding, r.stderr);
     assert.match(r.stdout, /db/);
   });

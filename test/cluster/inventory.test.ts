@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { addInventoryDocument, type InventoryRead, readInventoryPath } from '../../src/cluster/index.js';
-import { FlowwrightError, indexInventory, type InventoryPod } from '../../src/model/index.js';
+import { FlowwrightError, type InventoryPod, indexInventory } from '../../src/model/index.js';
 import { openStore } from '../../src/store/index.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/inventory.json');
@@ -78,7 +78,11 @@ describe('inventory file', () => {
         },
         { kind: 'Job', metadata: { name: 'migrate-12345678', namespace: 'shop' } },
         pod('api-x-abcde', '10.0.2.1', '2024-06-03T00:00:00Z', {
-          metadata: { name: 'api-x-abcde', namespace: 'shop', ownerReferences: [{ kind: 'ReplicaSet', name: 'api-x' }] },
+          metadata: {
+            name: 'api-x-abcde',
+            namespace: 'shop',
+            ownerReferences: [{ kind: 'ReplicaSet', name: 'api-x' }],
+          },
         }),
         pod('migrate-12345678-vwxyz', '10.0.2.2', '2024-06-03T00:00:00Z', {
           metadata: {
@@ -92,7 +96,10 @@ describe('inventory file', () => {
     const idx = indexInventory(inv);
     assert.deepEqual(idx.workloadOf(idx.pod('shop', 'api-x-abcde')!), { kind: 'Deployment', name: 'api-gateway' });
     // The Job has no CronJob owner, though its name looks like one's.
-    assert.deepEqual(idx.workloadOf(idx.pod('shop', 'migrate-12345678-vwxyz')!), { kind: 'Job', name: 'migrate-12345678' });
+    assert.deepEqual(idx.workloadOf(idx.pod('shop', 'migrate-12345678-vwxyz')!), {
+      kind: 'Job',
+      name: 'migrate-12345678',
+    });
   });
 
   it('finds pods by address, never a host-network pod (the node address is shared)', () => {
@@ -132,7 +139,10 @@ describe('inventory file', () => {
     assert.equal(both.podByIp('10.0.1.5', T('2024-06-03T13:00:00Z'))?.name, 'cache-7f9c6d5b8-q2w4z');
     // The same name recreated (a StatefulSet pod): each incarnation answers for its own time.
     const first = pod('db-1', '10.0.3.1', '2024-06-03T00:00:00Z');
-    const second = { ...pod('db-1', '10.0.3.2', '2024-06-03T06:00:00Z'), metadata: { ...first.metadata, uid: 'again' } };
+    const second = {
+      ...pod('db-1', '10.0.3.2', '2024-06-03T06:00:00Z'),
+      metadata: { ...first.metadata, uid: 'again' },
+    };
     second.metadata.creationTimestamp = '2024-06-03T06:00:00Z';
     const re = indexInventory(read({ kind: 'List', items: [first, second] }));
     assert.deepEqual(re.pod('shop', 'db-1', T('2024-06-03T01:00:00Z'))?.ips, ['10.0.3.1']);
@@ -146,14 +156,21 @@ describe('inventory file', () => {
       store.applyInventory(objects, T('2024-06-03T11:00:00Z'));
       store.applyInventory(objects, T('2024-06-03T12:00:00Z'));
       assert.equal(store.loadInventory().objects.length, objects.length, 'the same uids are not stored twice');
-      const relabelled = read({ kind: 'List', items: [pod('web-5d8f7c9b4-x2x7q', '10.0.1.5', '2024-06-03T09:00:00Z')] });
+      const relabelled = read({
+        kind: 'List',
+        items: [pod('web-5d8f7c9b4-x2x7q', '10.0.1.5', '2024-06-03T09:00:00Z')],
+      });
       (relabelled.objects[0].object as InventoryPod).uid = 'pod-web-1';
       store.applyInventory(relabelled.objects, T('2024-06-03T13:00:00Z'));
       store.deleteInventoryObject('Pod', 'pod-db-0', T('2024-06-03T14:00:00Z'));
       const closed = store.closeMissingInventory('Service', new Set(['svc-web']), T('2024-06-03T15:00:00Z'));
       assert.equal(closed, 1);
       const stored = indexInventory(store.loadInventory());
-      assert.deepEqual(stored.pod('shop', 'web-5d8f7c9b4-x2x7q')?.labels, { app: 'web-5d8f7c9b4-x2x7q' }, 'latest wins');
+      assert.deepEqual(
+        stored.pod('shop', 'web-5d8f7c9b4-x2x7q')?.labels,
+        { app: 'web-5d8f7c9b4-x2x7q' },
+        'latest wins',
+      );
       assert.equal(stored.podByIp('10.0.1.9', T('2024-06-03T13:59:00Z'))?.name, 'db-0');
       assert.equal(stored.podByIp('10.0.1.9', T('2024-06-03T14:00:00Z')), undefined, 'deleted');
       assert.equal(stored.service('shop', 'db', T('2024-06-03T14:00:00Z'))?.name, 'db');
@@ -171,12 +188,22 @@ describe('inventory file', () => {
     assert.equal(noName.location?.field, 'items[0].metadata.name');
     assert.equal(noName.location?.file, 'inv.json');
     const bad = (patch: Record<string, unknown>) =>
-      refusal({ kind: 'List', items: [{ ...pod('x-1', '10.0.0.1', '2024-06-03T00:00:00Z'), ...patch }] }).location?.field;
-    assert.equal(bad({ metadata: { name: 'x-1', namespace: 'shop', labels: { app: 5 } } }), 'items[0].metadata.labels.app');
+      refusal({ kind: 'List', items: [{ ...pod('x-1', '10.0.0.1', '2024-06-03T00:00:00Z'), ...patch }] }).location
+        ?.field;
+    assert.equal(
+      bad({ metadata: { name: 'x-1', namespace: 'shop', labels: { app: 5 } } }),
+      'items[0].metadata.labels.app',
+    );
     assert.equal(bad({ metadata: { name: 'x-1', namespace: 'Shop!' } }), 'items[0].metadata.namespace');
-    assert.equal(bad({ metadata: { name: 'x-1', namespace: 'shop', creationTimestamp: 'yesterday' } }), 'items[0].metadata.creationTimestamp');
+    assert.equal(
+      bad({ metadata: { name: 'x-1', namespace: 'shop', creationTimestamp: 'yesterday' } }),
+      'items[0].metadata.creationTimestamp',
+    );
     assert.equal(bad({ status: { podIPs: ['10.0.0.1'] } }), 'items[0].status.podIPs[0]');
-    assert.equal(bad({ spec: { containers: [{ ports: [{ containerPort: '80' }] }] } }), 'items[0].spec.containers[0].ports[0].containerPort');
+    assert.equal(
+      bad({ spec: { containers: [{ ports: [{ containerPort: '80' }] }] } }),
+      'items[0].spec.containers[0].ports[0].containerPort',
+    );
     assert.equal(read({ kind: 'List', items: [pod('x-1', '10.0.0.1', '2024-06-03T00:00:00Z')] }).objects.length, 1);
     writeFileSync(join(dir, 'broken.json'), '{"kind": "List", "items": [');
     assert.throws(() => readInventoryPath(join(dir, 'broken.json')), /not valid JSON/);
