@@ -18,6 +18,16 @@ function pragma(path: string, name: string): unknown {
   }
 }
 
+/** Copies the repository's migrations into `dir`; returns how many (the schema version they reach). */
+function copyMigrations(dir: string): number {
+  const names = readdirSync(defaultMigrationsDir()).filter((n) => n.endsWith('.sql'));
+  for (const name of names) copyFileSync(join(defaultMigrationsDir(), name), join(dir, name));
+  return names.length;
+}
+
+/** `NNN_name.sql` for migration number `n`. */
+const migrationFile = (n: number, name: string) => `${String(n).padStart(3, '0')}_${name}.sql`;
+
 function isStoreError(path: string, fragment: string) {
   return (err: unknown) => {
     assert.ok(err instanceof FlowwrightError, `expected FlowwrightError, got ${String(err)}`);
@@ -60,27 +70,28 @@ test('a failing migration leaves user_version and the schema unchanged', (t) => 
   const dir = tempDir(t);
   const migrations = join(dir, 'migrations');
   mkdirSync(migrations);
-  copyFileSync(join(defaultMigrationsDir(), '001_initial.sql'), join(migrations, '001_initial.sql'));
+  const current = copyMigrations(migrations);
   const path = join(dir, 'db.sqlite');
   openStore(path, { migrationsDir: migrations }).close();
-  assert.equal(pragma(path, 'user_version'), 1);
+  assert.equal(pragma(path, 'user_version'), current);
 
   // The first statement succeeds, the second fails: the whole migration must roll back.
+  const broken = migrationFile(current + 1, 'broken');
   writeFileSync(
-    join(migrations, '002_broken.sql'),
+    join(migrations, broken),
     'CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n',
   );
-  assert.throws(() => openStore(path, { migrationsDir: migrations }), isStoreError(path, '002_broken.sql'));
-  assert.equal(pragma(path, 'user_version'), 1);
+  assert.throws(() => openStore(path, { migrationsDir: migrations }), isStoreError(path, broken));
+  assert.equal(pragma(path, 'user_version'), current);
   const raw = new Database(path, { readonly: true });
   const tables = raw.prepare("SELECT name FROM sqlite_master WHERE name = 'half_done'").all();
   raw.close();
   assert.deepEqual(tables, []);
 
   // Fixed, it applies on the next open.
-  writeFileSync(join(migrations, '002_broken.sql'), 'CREATE TABLE half_done (x INTEGER);\n');
+  writeFileSync(join(migrations, broken), 'CREATE TABLE half_done (x INTEGER);\n');
   openStore(path, { migrationsDir: migrations }).close();
-  assert.equal(pragma(path, 'user_version'), 2);
+  assert.equal(pragma(path, 'user_version'), current + 1);
 });
 
 test('migration numbers must run without gaps', (t) => {
@@ -151,15 +162,15 @@ test('readonly refuses a file without the schema, and one that still needs migra
 
   const migrations = join(dir, 'migrations');
   mkdirSync(migrations);
-  copyFileSync(join(defaultMigrationsDir(), '001_initial.sql'), join(migrations, '001_initial.sql'));
+  const current = copyMigrations(migrations);
   const old = join(dir, 'old.db');
   openStore(old, { migrationsDir: migrations }).close();
-  writeFileSync(join(migrations, '002_more.sql'), 'CREATE TABLE more (x INTEGER);\n');
+  writeFileSync(join(migrations, migrationFile(current + 1, 'more')), 'CREATE TABLE more (x INTEGER);\n');
   assert.throws(
     () => openStore(old, { readonly: true, migrationsDir: migrations }),
-    isStoreError(old, 'needs migrating to 2'),
+    isStoreError(old, `needs migrating to ${current + 1}`),
   );
-  assert.equal(pragma(old, 'user_version'), 1);
+  assert.equal(pragma(old, 'user_version'), current);
 });
 
 test('a database another program made is refused before anything is written into it', (t) => {
