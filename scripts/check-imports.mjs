@@ -17,9 +17,10 @@ const allowed = {
   policy: ['model', 'identity'],
   review: ['model', 'identity', 'policy', 'synthesize'],
   replay: ['model', 'collect', 'policy'],
+  rollout: ['model', 'identity', 'policy', 'review', 'synthesize'],
   cli: ['*'],
-  serve: ['model', 'collect', 'identity', 'aggregate', 'store', 'synthesize', 'policy', 'review', 'replay'],
-  prbot: ['model', 'identity', 'store', 'synthesize', 'policy', 'review'],
+  serve: ['model', 'collect', 'identity', 'aggregate', 'store', 'synthesize', 'policy', 'review', 'replay', 'rollout'],
+  prbot: ['model', 'identity', 'store', 'synthesize', 'policy', 'review', 'rollout'],
   cluster: ['model'],
 };
 // package -> folders that may import it

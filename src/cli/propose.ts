@@ -8,6 +8,7 @@ import { assignSelectors, explainSelector } from '../identity/index.js';
 import { FlowwrightError, type Graph, usageError } from '../model/index.js';
 import { emptyLoaded, inventoryFromGraph, mergeLoaded, parsePolicyText } from '../policy/index.js';
 import { checkConsistency, renderConsistency } from '../review/index.js';
+import { stageProposal } from '../rollout/index.js';
 import { openStore } from '../store/index.js';
 import {
   DEFAULT_PATH_THRESHOLD,
@@ -170,6 +171,10 @@ export function registerProposeCommand(program: Command): void {
         'two sets are checked for consistency.',
     )
     .option('--out <dir>', 'write one YAML file per workload and kind under this directory (default: stdout)')
+    .option(
+      '--staged',
+      "write each kind's non-enforcing form: Calico Staged*NetworkPolicy, Istio dry-run; kinds without one are left out",
+    )
     .option('--explain-selectors', 'print why each workload selector was chosen, on stderr')
     .addHelpText(
       'after',
@@ -180,7 +185,8 @@ export function registerProposeCommand(program: Command): void {
         '  $ flowwright propose --kinds networkpolicy,authorizationpolicy --l7 methods --trust-domain corp.example --out policies/\n' +
         '  $ flowwright propose --kinds authorizationpolicy --istio-allow-nothing --istio-strict-mtls\n' +
         '  $ flowwright propose --kinds cilium,calico --out policies/\n' +
-        '  $ flowwright propose --kinds tenant-baseline --tenant-label team',
+        '  $ flowwright propose --kinds tenant-baseline --tenant-label team\n' +
+        '  $ flowwright propose --kinds networkpolicy,calico,authorizationpolicy --staged --out staged/',
     );
   addKindFlags(cmd);
   addOptions(cmd, [...KEYS]);
@@ -188,7 +194,9 @@ export function registerProposeCommand(program: Command): void {
     const config = resolveConfig(flags, [...KEYS]);
     const options = policiesOptions(config, flags);
     const graph = requireTraffic(loadProposalGraph(config), config, 'propose');
-    const proposal = proposePolicies(graph, options);
+    const enforcing = proposePolicies(graph, options);
+    const staged = flags.staged === true ? stageProposal(enforcing) : undefined;
+    const proposal = staged ? { ...enforcing, files: staged.files } : enforcing;
     if (typeof flags.out === 'string') {
       const written = writeProposal(proposal, flags.out);
       process.stderr.write(`wrote ${written.length} files under ${flags.out}\n`);
@@ -204,6 +212,10 @@ export function registerProposeCommand(program: Command): void {
     for (const { kind, summary } of proposal.summaries)
       process.stderr.write(`${several ? `\n[${kind}]\n` : ''}${renderSummary(summary)}`);
     if (options.kinds.includes('networkpolicy') && options.kinds.includes('authorizationpolicy'))
-      process.stderr.write(`\n${proposalConsistency(graph, proposal, options.trustDomain)}`);
+      process.stderr.write(`\n${proposalConsistency(graph, enforcing, options.trustDomain)}`);
+    if (staged) {
+      process.stderr.write('\n[staged]\n');
+      for (const note of staged.notes) process.stderr.write(`${note}\n`);
+    }
   });
 }

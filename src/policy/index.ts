@@ -23,7 +23,14 @@ export {
   type PodInfo,
   type PodPort,
 } from './inventory.js';
-export { emptyLoaded, type LoadedPolicies, loadPolicyFiles, mergeLoaded, parsePolicyText } from './load.js';
+export {
+  emptyLoaded,
+  type LoadedPolicies,
+  type LoadOptions,
+  loadPolicyFiles,
+  mergeLoaded,
+  parsePolicyText,
+} from './load.js';
 export {
   type CompiledNetworkPolicies,
   type Connection,

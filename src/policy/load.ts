@@ -17,6 +17,16 @@ export interface LoadedPolicies {
   issues: InputIssue[];
 }
 
+/**
+ * How staged (non-enforcing) documents are read. By default as the data plane treats them: Calico's
+ * staged kinds are counted as other kinds and an AuthorizationPolicy with `istio.io/dry-run: "true"` is
+ * skipped, counted as `AuthorizationPolicy (dry-run)`. With `staged: 'enforce'`, a candidate under watch:
+ * StagedKubernetesNetworkPolicy is read as the NetworkPolicy it promotes to, dry-run policies as enforcing.
+ */
+export interface LoadOptions {
+  staged?: 'skip' | 'enforce';
+}
+
 export function emptyLoaded(): LoadedPolicies {
   return { networkPolicies: [], authorizationPolicies: [], skipped: {}, issues: [] };
 }
@@ -24,10 +34,10 @@ export function emptyLoaded(): LoadedPolicies {
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Files and directories (searched recursively, in name order for stable output). */
-export function loadPolicyFiles(paths: string[]): LoadedPolicies {
+export function loadPolicyFiles(paths: string[], opts: LoadOptions = {}): LoadedPolicies {
   const out = emptyLoaded();
   for (const p of paths) {
-    for (const file of expand(p)) mergeLoaded(out, parsePolicyText(readText(file), file));
+    for (const file of expand(p)) mergeLoaded(out, parsePolicyText(readText(file), file, opts));
   }
   return out;
 }
@@ -65,13 +75,14 @@ export function mergeLoaded(into: LoadedPolicies, from: LoadedPolicies): void {
 }
 
 /** Parses the text of one file. `file` is only used to say where things came from. */
-export function parsePolicyText(text: string, file: string): LoadedPolicies {
+export function parsePolicyText(text: string, file: string, opts: LoadOptions = {}): LoadedPolicies {
+  const enforceStaged = opts.staged === 'enforce';
   const out = emptyLoaded();
   const trimmed = text.trimStart();
   // JSON dumps can be large; JSON.parse is much faster than the YAML parser and reads the same data.
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
-      addObject(out, JSON.parse(text), { file, document: 1 }, [], undefined);
+      addObject(out, JSON.parse(text), { file, document: 1 }, [], undefined, enforceStaged);
       return out;
     } catch (err) {
       if (extname(file).toLowerCase() === '.json') {
@@ -98,7 +109,7 @@ export function parsePolicyText(text: string, file: string): LoadedPolicies {
     }
     const value = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return; // an empty document between `---` lines
-    addObject(out, value, source, [], { doc, lines });
+    addObject(out, value, source, [], { doc, lines }, enforceStaged);
   });
   return out;
 }
@@ -129,6 +140,7 @@ function addObject(
   source: PolicySource,
   prefix: FieldPath,
   pos: YamlPosition | undefined,
+  enforceStaged: boolean,
 ): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     out.issues.push({ file: source.file, document: source.document, message: 'not a Kubernetes object' });
@@ -150,14 +162,21 @@ function addObject(
         itemKind && typeof item === 'object' && item !== null && !('kind' in item)
           ? { apiVersion, kind: itemKind, ...(item as object) }
           : item;
-      addObject(out, withKind, { ...source, item: i }, [...prefix, 'items', i], pos);
+      addObject(out, withKind, { ...source, item: i }, [...prefix, 'items', i], pos, enforceStaged);
     });
     return;
   }
   let result: { policy?: NetworkPolicy | AuthorizationPolicy; problems: { path: FieldPath; message: string }[] };
-  if (kind === 'NetworkPolicy' && apiVersion.startsWith('networking.k8s.io/')) {
+  const stagedNetworkPolicy =
+    enforceStaged && kind === 'StagedKubernetesNetworkPolicy' && apiVersion.startsWith('projectcalico.org/');
+  if ((kind === 'NetworkPolicy' && apiVersion.startsWith('networking.k8s.io/')) || stagedNetworkPolicy) {
     result = validateNetworkPolicy(obj, source);
   } else if (kind === 'AuthorizationPolicy' && apiVersion.startsWith('security.istio.io/')) {
+    if (!enforceStaged && isDryRun(obj)) {
+      const key = 'AuthorizationPolicy (dry-run)';
+      out.skipped[key] = (out.skipped[key] ?? 0) + 1;
+      return;
+    }
     result = validateAuthorizationPolicy(obj, source);
   } else {
     // Calico and Cilium have kinds of their own called NetworkPolicy; say which one was skipped.
@@ -172,6 +191,13 @@ function addObject(
     const path = [...prefix, ...p.path];
     out.issues.push({ ...where(source, pos, path), field: formatPath(path), message: `${kind} ${name}: ${p.message}` });
   }
+}
+
+/** Istio evaluates a policy with `istio.io/dry-run: "true"` and logs the result without enforcing it. */
+function isDryRun(obj: Record<string, unknown>): boolean {
+  const meta = obj.metadata as Record<string, unknown> | undefined;
+  const annotations = meta?.annotations as Record<string, unknown> | undefined;
+  return annotations?.['istio.io/dry-run'] === 'true';
 }
 
 function where(source: PolicySource, pos: YamlPosition | undefined, path: FieldPath): InputIssue {
