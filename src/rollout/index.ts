@@ -1,5 +1,4 @@
-// Public surface of rollout: staged forms of a proposal, promotion back to enforcing kinds, and the
-// would-deny watch of candidate policy sets against observed flows.
+// Public surface of rollout: staged (non-enforcing) forms of a proposal, and promotion back to enforcing kinds.
 export {
   DRY_RUN_ANNOTATION,
   isStagedDocument,

@@ -2,7 +2,8 @@
 // the way back (promotion). Each kind uses its own non-enforcing form where it has one:
 //   - Kubernetes NetworkPolicy has none of its own; Calico's StagedKubernetesNetworkPolicy is one on Calico
 //     clusters (the same spec). Elsewhere the CRD is missing, so the API server refuses it and nothing is
-//     enforced; flowwright's own watch (`rollout status`, serve's `watch:`) is then the stage.
+//     enforced; replaying the learned traffic through the enforcing proposal (`flowwright verify`) is then
+//     the stage.
 //   - Calico NetworkPolicy and GlobalNetworkPolicy: StagedNetworkPolicy and StagedGlobalNetworkPolicy
 //     (same spec, plus `stagedAction: Set`). A Tier orders policy and enforces nothing: kept as it is.
 //   - Istio AuthorizationPolicy: the same object with the `istio.io/dry-run: "true"` annotation.
@@ -107,8 +108,8 @@ export interface StagedProposal {
 }
 
 const STAGED_HEADER =
-  'staged by flowwright: this document does not enforce. Watch it (flowwright rollout status, or serve with\n' +
-  'watch:) and promote it to its enforcing kind with flowwright pr --promote once the watch is clean.';
+  'staged by flowwright: this document does not enforce. Once what it reports it would deny has been\n' +
+  'checked, apply the enforcing proposal (flowwright propose without --staged).';
 
 /**
  * A proposal in staged form. Files whose kind has no staged form are left out and named in `notes`, so
@@ -122,7 +123,7 @@ export function stageProposal(proposal: Pick<PoliciesProposal, 'files'>): Staged
     const outcomes = f.documents.map(stageDocument);
     const skip = outcomes.find((o): o is { skip: string } => 'skip' in o);
     if (skip) {
-      notes.push(`${f.path}: not written: ${skip.skip}; flowwright's watch is its stage`);
+      notes.push(`${f.path}: not written: ${skip.skip}; check it with flowwright verify instead`);
       continue;
     }
     const documents = outcomes.map((o) => (o as { doc: Doc }).doc);
@@ -138,7 +139,8 @@ export function stageProposal(proposal: Pick<PoliciesProposal, 'files'>): Staged
   if (kubernetes)
     notes.push(
       'NetworkPolicy: Kubernetes has no staged form; written as Calico StagedKubernetesNetworkPolicy, which only ' +
-        "a Calico cluster accepts. On other clusters do not apply these files: flowwright's watch is the stage.",
+        'a Calico cluster accepts. On other clusters do not apply these files: check the enforcing proposal ' +
+        'with flowwright verify instead.',
     );
   return { files, notes };
 }
