@@ -9,7 +9,8 @@
 //     records seen, not connections: comparable between edges, not a connection count.
 //   - Replies (`reply === true`) are never edges; their DNS answers and endpoint names still teach the
 //     names of external addresses. `reply === null` (unknown) counts as a request.
-//   - Calico records reported from both ends count once (see countsTowardEdge).
+//   - Calico records count whichever ends reported them, and a connection reported from both ends
+//     once: their counts are kept per end, edge and hour and combined (model/reports.ts).
 //   - Peers and pods are recorded from every flow, replies included: they show what exists and when.
 //
 // add() runs for every flow, so it looks things up by object identity and numbers where it can:
@@ -19,6 +20,7 @@
 import { normalizeDnsName, resolvePeer } from '../identity/index.js';
 import {
   type Checkpoint,
+  combineReports,
   type DetailCount,
   type Endpoint,
   type Flow,
@@ -31,11 +33,11 @@ import {
   type PodRecord,
   type Protocol,
   peerKey,
+  totalOf,
   VERDICTS,
   type Verdict,
   type VerdictCounts,
 } from '../model/index.js';
-import { countsTowardEdge } from './reporter.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -46,8 +48,8 @@ export interface AggregateStats {
   replies: number;
   /** Records whose source could not tell request from reply; counted as requests. */
   unknownReply: number;
-  /** Calico `dst` reports of connections whose `src` report counts instead. */
-  duplicateReports: number;
+  /** Of those, Calico records reported by one end (`src`/`dst`), combined per edge and hour. */
+  reported: number;
   /** Sum over flushes of the edges each flush touched. */
   edgesTouched: number;
 }
@@ -109,8 +111,12 @@ interface PodAcc {
 }
 
 interface HourAcc {
+  /** Records without a reporter. */
   flows: number;
   verdicts: number[];
+  /** Calico records by reporting end, verdict counts (combined at take()). */
+  src: number[] | undefined;
+  dst: number[] | undefined;
 }
 
 interface HttpAcc {
@@ -150,10 +156,12 @@ interface EdgeAcc {
   dropReasons: Map<string, DetailAcc>;
   policies: Map<string, DetailAcc>;
   services: Map<string, DetailAcc>;
+  /** Services named by Calico reports, per reporting end: both ends name the same one. */
+  reportedServices: { src: Map<string, DetailAcc>; dst: Map<string, DetailAcc> } | undefined;
 }
 
 export function createAggregator(): Aggregator {
-  const stats: AggregateStats = { flows: 0, replies: 0, unknownReply: 0, duplicateReports: 0, edgesTouched: 0 };
+  const stats: AggregateStats = { flows: 0, replies: 0, unknownReply: 0, reported: 0, edgesTouched: 0 };
   let peersByKey = new Map<string, PeerAcc>();
   // resolvePeer hands out shared objects; this skips peerKey() for peers already seen in this delta.
   let peersByObject = new Map<Peer, PeerAcc>();
@@ -161,8 +169,6 @@ export function createAggregator(): Aggregator {
   let edges: EdgeAcc[] = [];
   let checkpoints = new Map<string, Checkpoint>();
   let pendingFlows = 0;
-  /** Calico reports that do not count (see countsTowardEdge), kept until take() for their evidence. */
-  let otherReports: { src: PeerAcc; dst: PeerAcc; flow: Flow }[] = [];
   // Reused to resolve DNS answers through identity, so that one address has one spelling.
   const answerEndpoint: Endpoint = { labels: {}, reserved: 'world', ip: '' };
 
@@ -278,27 +284,6 @@ export function createAggregator(): Aggregator {
     }
   }
 
-  /**
-   * The other end's report of a Calico connection that counts once: not a flow, but its policies (the
-   * other end's policy decision), drop reason and Service are evidence of the same edge. They join the
-   * edge at take(), whichever report came first; when the counted report is not in the same flush, they
-   * are left out rather than creating an edge without flows.
-   */
-  function addOtherReport(r: { src: PeerAcc; dst: PeerAcc; flow: Flow }): void {
-    const { flow } = r;
-    const port = flow.port ?? 0;
-    const slot = port * PROTOCOL_SLOTS + (PROTOCOL_INDEX[flow.protocol] ?? PROTOCOL_INDEX.UNKNOWN!);
-    const edge = r.src.out.get(r.dst)?.get(slot);
-    if (edge === undefined) return;
-    const n = flow.count;
-    const time = flow.time;
-    if (flow.dropReason) countDetail(edge.dropReasons, flow.dropReason, n, time, Number.POSITIVE_INFINITY);
-    if (flow.policies) for (const p of flow.policies) countDetail(edge.policies, p, n, time, Number.POSITIVE_INFINITY);
-    // Both ends name the same Service: counting it twice would say it was used twice as often.
-    if (flow.service && !edge.services.has(flow.service))
-      countDetail(edge.services, flow.service, n, time, Number.POSITIVE_INFINITY);
-  }
-
   function edgeOf(src: PeerAcc, dst: PeerAcc, protocol: Protocol, port: number, time: number): EdgeAcc {
     let byPort = src.out.get(dst);
     if (byPort === undefined) {
@@ -329,6 +314,7 @@ export function createAggregator(): Aggregator {
         dropReasons: new Map(),
         policies: new Map(),
         services: new Map(),
+        reportedServices: undefined,
       };
       byPort.set(slot, edge);
       edges.push(edge);
@@ -340,8 +326,11 @@ export function createAggregator(): Aggregator {
     const time = flow.time;
     const n = flow.count;
     const v = VERDICT_INDEX[flow.verdict] ?? UNKNOWN_VERDICT;
-    edge.flows += n;
-    edge.verdicts[v]! += n;
+    const reporter = flow.reporter;
+    if (reporter === undefined) {
+      edge.flows += n;
+      edge.verdicts[v]! += n;
+    }
     if (time < edge.firstSeen) edge.firstSeen = time;
     if (time > edge.lastSeen) edge.lastSeen = time;
 
@@ -350,14 +339,23 @@ export function createAggregator(): Aggregator {
     if (hour !== edge.lastHour || bucket === undefined) {
       bucket = edge.hours.get(hour);
       if (bucket === undefined) {
-        bucket = { flows: 0, verdicts: [0, 0, 0, 0, 0, 0, 0, 0] };
+        bucket = { flows: 0, verdicts: [0, 0, 0, 0, 0, 0, 0, 0], src: undefined, dst: undefined };
         edge.hours.set(hour, bucket);
       }
       edge.lastHour = hour;
       edge.lastHourAcc = bucket;
     }
-    bucket.flows += n;
-    bucket.verdicts[v]! += n;
+    if (reporter === undefined) {
+      bucket.flows += n;
+      bucket.verdicts[v]! += n;
+    } else {
+      let byEnd = bucket[reporter];
+      if (byEnd === undefined) {
+        byEnd = [0, 0, 0, 0, 0, 0, 0, 0];
+        bucket[reporter] = byEnd;
+      }
+      byEnd[v]! += n;
+    }
 
     const l7 = flow.l7;
     if (l7 !== undefined) {
@@ -369,8 +367,16 @@ export function createAggregator(): Aggregator {
       if (l7.kafka?.topic) countDetail(edge.kafkaTopics, l7.kafka.topic, n, time, Number.POSITIVE_INFINITY);
     }
     if (flow.dropReason) countDetail(edge.dropReasons, flow.dropReason, n, time, Number.POSITIVE_INFINITY);
+    // Each end reports the policies that decided at that end: different ones, so both count.
     if (flow.policies) for (const p of flow.policies) countDetail(edge.policies, p, n, time, Number.POSITIVE_INFINITY);
-    if (flow.service) countDetail(edge.services, flow.service, n, time, Number.POSITIVE_INFINITY);
+    if (flow.service) {
+      let into = edge.services;
+      if (reporter !== undefined) {
+        edge.reportedServices ??= { src: new Map(), dst: new Map() };
+        into = edge.reportedServices[reporter];
+      }
+      countDetail(into, flow.service, n, time, Number.POSITIVE_INFINITY);
+    }
   }
 
   function countHttp(edge: EdgeAcc, method: string, path: string, status: number, n: number, time: number): void {
@@ -415,11 +421,7 @@ export function createAggregator(): Aggregator {
           continue;
         }
         if (flow.reply === null) stats.unknownReply++;
-        if (!countsTowardEdge(flow)) {
-          stats.duplicateReports++;
-          otherReports.push({ src, dst, flow });
-          continue;
-        }
+        if (flow.reporter !== undefined) stats.reported++;
         stats.flows++;
         countFlow(edgeOf(src, dst, flow.protocol, flow.port ?? 0, time), flow);
       }
@@ -434,8 +436,6 @@ export function createAggregator(): Aggregator {
     },
 
     take(): GraphDelta {
-      for (const r of otherReports) addOtherReport(r);
-      otherReports = [];
       const delta: GraphDelta = {
         peers: [...peersByKey.values()].map(peerSighting).sort(byKey),
         pods: podRecords(peersByKey),
@@ -554,11 +554,23 @@ function details(from: Map<string, DetailAcc>): DetailCount[] {
 }
 
 function edgeDelta(e: EdgeAcc): GraphDelta['edges'][number] {
+  // Records without a reporter were counted as they came; Calico's are combined per hour here.
+  const edgeVerdicts = e.verdicts.slice();
   const hours: HourCounts[] = [...e.hours.keys()]
     .sort((a, b) => a - b)
     .map((hour) => {
       const h = e.hours.get(hour)!;
-      return { hour, flows: h.flows, verdicts: verdictCounts(h.verdicts) };
+      if (h.src === undefined && h.dst === undefined)
+        return { hour, flows: h.flows, verdicts: verdictCounts(h.verdicts) };
+      const reports = { src: verdictCounts(h.src ?? []), dst: verdictCounts(h.dst ?? []) };
+      const combined = combineReports(reports.src, reports.dst);
+      const verdicts = h.verdicts.slice();
+      VERDICTS.forEach((v, i) => {
+        const n = combined[v] ?? 0;
+        verdicts[i]! += n;
+        edgeVerdicts[i]! += n;
+      });
+      return { hour, flows: h.flows + totalOf(combined), verdicts: verdictCounts(verdicts), reports };
     });
   const http: HttpCounts[] = [];
   for (const path of sorted(e.http.keys())) {
@@ -575,13 +587,14 @@ function edgeDelta(e: EdgeAcc): GraphDelta['edges'][number] {
     }
   }
   http.sort((a, b) => compareStrings(a.path, b.path) || compareStrings(a.method, b.method) || a.status - b.status);
+  const verdicts = verdictCounts(edgeVerdicts);
   return {
     src: e.src.key,
     dst: e.dst.key,
     protocol: e.protocol,
     port: e.port,
-    flows: e.flows,
-    verdicts: verdictCounts(e.verdicts),
+    flows: totalOf(verdicts),
+    verdicts,
     firstSeen: e.firstSeen,
     lastSeen: e.lastSeen,
     hours,
@@ -592,6 +605,32 @@ function edgeDelta(e: EdgeAcc): GraphDelta['edges'][number] {
     kafkaTopics: details(e.kafkaTopics),
     dropReasons: details(e.dropReasons),
     policies: details(e.policies),
-    services: details(e.services),
+    services: details(servicesOf(e)),
   };
+}
+
+/**
+ * The Services of an edge: both ends of a Calico connection name the same Service, so the two ends'
+ * counts combine like the connections (the larger), and add to those of records without a reporter.
+ */
+function servicesOf(e: EdgeAcc): Map<string, DetailAcc> {
+  const reported = e.reportedServices;
+  if (reported === undefined) return e.services;
+  const out = new Map<string, DetailAcc>();
+  for (const [value, d] of e.services) out.set(value, { ...d });
+  for (const value of new Set([...reported.src.keys(), ...reported.dst.keys()])) {
+    const a = reported.src.get(value);
+    const b = reported.dst.get(value);
+    const count = Math.max(a?.count ?? 0, b?.count ?? 0);
+    const firstSeen = Math.min(a?.firstSeen ?? Number.POSITIVE_INFINITY, b?.firstSeen ?? Number.POSITIVE_INFINITY);
+    const lastSeen = Math.max(a?.lastSeen ?? Number.NEGATIVE_INFINITY, b?.lastSeen ?? Number.NEGATIVE_INFINITY);
+    const plain = out.get(value);
+    if (plain === undefined) out.set(value, { count, firstSeen, lastSeen });
+    else {
+      plain.count += count;
+      plain.firstSeen = Math.min(plain.firstSeen, firstSeen);
+      plain.lastSeen = Math.max(plain.lastSeen, lastSeen);
+    }
+  }
+  return out;
 }

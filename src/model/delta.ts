@@ -4,6 +4,7 @@
 import type { Protocol } from './flow.js';
 import type { Peer, PodRecord, VerdictCounts } from './graph.js';
 import type { Checkpoint } from './ingest.js';
+import type { ReporterCounts } from './reports.js';
 
 /** A peer as seen during the flush; sets are merged into what the store already knows. */
 export interface PeerSighting {
@@ -23,8 +24,15 @@ export interface PeerSighting {
 /** Flows of one edge within one clock hour. `hour` is Math.floor(ms / 3_600_000). */
 export interface HourCounts {
   hour: number;
+  /** Every record of the hour, Calico's two ends combined (see reports.ts). */
   flows: number;
   verdicts: VerdictCounts;
+  /**
+   * Calico records of the hour by the end that reported them, when there are any. Already combined into
+   * `flows` and `verdicts` for this delta; the store keeps them so that reports of the same hour that
+   * arrive in later deltas combine with these instead of adding to them.
+   */
+  reports?: ReporterCounts;
 }
 
 export interface HttpCounts {

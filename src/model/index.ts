@@ -5,3 +5,4 @@ export * from './graph.js';
 export * from './ingest.js';
 export * from './inventory.js';
 export * from './names.js';
+export * from './reports.js';

@@ -103,6 +103,10 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
         if (opts.readonly) throw storeError(path, 'opened read-only');
         return fn(...args);
       };
+    const prune = db.transaction((hour: number) => {
+      db.prepare('DELETE FROM edge_hour_reports WHERE hour < ?').run(hour);
+      return pruneHours.run(hour).changes;
+    });
     // Reads are wrapped too, so a file that goes bad under us still gives one clear line.
     const guard =
       <A extends unknown[], R>(what: string, fn: (...args: A) => R) =>
@@ -141,11 +145,11 @@ export function openStore(path: string, opts: OpenOptions = {}): Store {
       loadGraph: guard('cannot read the graph', reader.loadGraph),
       edgesUnusedSince: guard('cannot read the graph', reader.edgesUnusedSince),
       counts: guard('cannot read the graph', reader.counts),
-      pruneHoursBefore: guard('cannot prune hourly buckets', (hour: number) => pruneHours.run(hour).changes),
       applyInventory: guard('cannot write the inventory', readonlyGuard(inventory.applyInventory)),
       deleteInventoryObject: guard('cannot write the inventory', readonlyGuard(inventory.deleteInventoryObject)),
       closeMissingInventory: guard('cannot write the inventory', readonlyGuard(inventory.closeMissingInventory)),
       loadInventory: guard('cannot read the inventory', inventory.loadInventory),
+      pruneHoursBefore: guard('cannot prune hourly buckets', (hour: number) => prune(hour)),
       close: () => {
         if (db.open) db.close();
       },

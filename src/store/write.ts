@@ -3,6 +3,7 @@
 // the positions as they were and a restart re-reads exactly the records that were not stored.
 import {
   type Checkpoint,
+  combineReports,
   type DetailCount,
   type EdgeDelta,
   FlowwrightError,
@@ -10,6 +11,7 @@ import {
   MAX_DETAILS_PER_EDGE,
   type PeerSighting,
   type PodRecord,
+  totalOf,
   VERDICTS,
   type VerdictCounts,
 } from '../model/index.js';
@@ -95,6 +97,13 @@ export function createWriter(db: Db, path: string): DeltaWriter {
     `INSERT INTO edge_hours (edge_id, hour, flows, ${VERDICT_COLUMNS}) VALUES (?, ?, ?, ${VERDICT_PLACEHOLDERS})
      ON CONFLICT (edge_id, hour) DO UPDATE SET flows = flows + excluded.flows, ${VERDICT_SUMS}`,
   );
+  // Calico's per-end counts of an hour (migration 003) and the correction of the edge's totals when
+  // they combine with stored ones. Prepared on first use: only deltas with Calico reports need them.
+  let reportStatements: ReturnType<typeof prepareReportStatements> | undefined;
+  const reportsSql = () => {
+    reportStatements ??= prepareReportStatements(db);
+    return reportStatements;
+  };
 
   // HTTP and DNS rows are capped per edge: update an existing row, else insert while under the cap,
   // else only count the overflow on the edge.
@@ -194,7 +203,38 @@ export function createWriter(db: Db, path: string): DeltaWriter {
       e.httpOverflow,
       e.dnsOverflow,
     )!.id;
-    for (const h of e.hours) upsertHour.run(edgeId, h.hour, h.flows, ...verdictValues(h.verdicts));
+    const correction = VERDICTS.map(() => 0);
+    for (const h of e.hours) {
+      if (h.reports === undefined) {
+        upsertHour.run(edgeId, h.hour, h.flows, ...verdictValues(h.verdicts));
+        continue;
+      }
+      // The delta combined its own reports; combined with the stored ones of the hour the count is
+      // different (a second report of the same connections adds nothing): correct by the difference.
+      const { storedReports, upsertReports } = reportsSql();
+      const stored: { src: VerdictCounts; dst: VerdictCounts } = { src: {}, dst: {} };
+      for (const row of storedReports.all(edgeId, h.hour)) stored[row.reporter] = verdictsOfRow(row);
+      const before = combineReports(stored.src, stored.dst);
+      const after = combineReports(addCounts(stored.src, h.reports.src), addCounts(stored.dst, h.reports.dst));
+      const ownDelta = combineReports(h.reports.src, h.reports.dst);
+      let flowsDiff = 0;
+      const verdicts = VERDICTS.map((v, i) => {
+        const diff = (after[v] ?? 0) - (before[v] ?? 0) - (ownDelta[v] ?? 0);
+        correction[i]! += diff;
+        flowsDiff += diff;
+        return (h.verdicts[v] ?? 0) + diff;
+      });
+      upsertHour.run(edgeId, h.hour, h.flows + flowsDiff, ...verdicts);
+      for (const reporter of ['src', 'dst'] as const)
+        if (totalOf(h.reports[reporter]) > 0)
+          upsertReports.run(edgeId, h.hour, reporter, ...verdictValues(h.reports[reporter]));
+    }
+    if (correction.some((n) => n !== 0))
+      reportsSql().correctEdge.run(
+        correction.reduce((a, b) => a + b, 0),
+        ...correction,
+        edgeId,
+      );
 
     let httpRows = -1; // counted lazily: most flushes only update rows that exist
     let httpOverflow = 0;
@@ -261,6 +301,37 @@ export function createWriter(db: Db, path: string): DeltaWriter {
       peerIds = new Map();
     }
   };
+}
+
+function prepareReportStatements(db: Db) {
+  return {
+    storedReports: db.prepare<[number, number], { reporter: 'src' | 'dst'; [verdict: string]: unknown }>(
+      `SELECT reporter, ${VERDICT_COLUMNS} FROM edge_hour_reports WHERE edge_id = ? AND hour = ?`,
+    ),
+    upsertReports: db.prepare(
+      `INSERT INTO edge_hour_reports (edge_id, hour, reporter, ${VERDICT_COLUMNS})
+       VALUES (?, ?, ?, ${VERDICT_PLACEHOLDERS})
+       ON CONFLICT (edge_id, hour, reporter) DO UPDATE SET ${VERDICT_SUMS}`,
+    ),
+    correctEdge: db.prepare(
+      `UPDATE edges SET flows = flows + ?, ${VERDICTS.map((v) => `${v} = ${v} + ?`).join(', ')} WHERE id = ?`,
+    ),
+  };
+}
+
+function verdictsOfRow(row: Record<string, unknown>): VerdictCounts {
+  const out: VerdictCounts = {};
+  for (const v of VERDICTS) if (typeof row[v] === 'number' && (row[v] as number) > 0) out[v] = row[v] as number;
+  return out;
+}
+
+function addCounts(a: VerdictCounts, b: VerdictCounts): VerdictCounts {
+  const out: VerdictCounts = {};
+  for (const v of VERDICTS) {
+    const n = (a[v] ?? 0) + (b[v] ?? 0);
+    if (n > 0) out[v] = n;
+  }
+  return out;
 }
 
 /** Labels as JSON with sorted keys, so equal label sets are equal strings. */

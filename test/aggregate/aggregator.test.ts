@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { countsTowardEdge, createAggregator } from '../../src/aggregate/index.js';
-import { type Flow, MAX_DETAILS_PER_EDGE } from '../../src/model/index.js';
+import { createAggregator } from '../../src/aggregate/index.js';
+import { combineReports, type Flow, MAX_DETAILS_PER_EDGE } from '../../src/model/index.js';
 import { openStore } from '../../src/store/index.js';
 import { api1, dns1, flow, H0, HOUR, podEp, T0, web1, web2, world } from './flows.js';
 
@@ -37,7 +37,7 @@ test('flows become edges with verdict counts, hour buckets and first/last seen',
   assert.deepEqual(e.dropReasons, [
     { value: 'POLICY_DENIED', count: 1, firstSeen: T0 + HOUR + 5, lastSeen: T0 + HOUR + 5 },
   ]);
-  assert.deepEqual(agg.stats, { flows: 4, replies: 0, unknownReply: 0, duplicateReports: 0, edgesTouched: 2 });
+  assert.deepEqual(agg.stats, { flows: 4, replies: 0, unknownReply: 0, reported: 0, edgesTouched: 2 });
 
   // Peers and pods: the workload peers, their service accounts, and each pod under its workload.
   assert.deepEqual(
@@ -182,34 +182,50 @@ test('distinct HTTP paths per edge are capped and the rest counted as overflow',
   assert.equal(e.flows, MAX_DETAILS_PER_EDGE + 6, 'overflowing records still count as flows');
 });
 
-test('Calico: a connection reported from both ends counts once', () => {
+test('Calico: a connection counts whichever ends reported it, and once when both did', () => {
   const calico = (extra: Partial<Flow>) => flow(web1(), api1(), { count: 3, ...extra });
   const fromNetwork = flow({ networkSet: 'pub', labels: {} }, api1(), { reporter: 'dst', count: 2 });
   const fromHost = flow({ reserved: 'host', ip: '192.168.1.5', labels: {} }, api1(), { reporter: 'dst' });
   const toNetwork = flow(web1(), { networkSet: 'pub', labels: {} }, { reporter: 'src', port: 443 });
-
-  assert.equal(countsTowardEdge(calico({ reporter: 'dst' })), true, "the destination's report counts");
-  assert.equal(countsTowardEdge(calico({ reporter: 'src' })), false, 'the source report of it is evidence');
-  assert.equal(countsTowardEdge(calico({ reporter: 'src', verdict: 'dropped' })), true, 'denied on the way out');
-  assert.equal(countsTowardEdge(toNetwork), true, 'a network files no report of its own');
-  assert.equal(countsTowardEdge(fromNetwork), true);
-  assert.equal(countsTowardEdge(fromHost), true);
-  assert.equal(countsTowardEdge(calico({})), true, 'no reporter (Hubble) always counts');
+  const srcOnly = flow(web1(), dns1(), { reporter: 'src', protocol: 'UDP', port: 53, count: 7 });
 
   const agg = createAggregator();
-  agg.add([calico({ reporter: 'src' }), calico({ reporter: 'dst' }), fromNetwork, fromHost, toNetwork]);
+  agg.add([calico({ reporter: 'src' }), calico({ reporter: 'dst' }), fromNetwork, fromHost, toNetwork, srcOnly]);
   const d = agg.take();
   assert.deepEqual(
     d.edges.map((e) => [e.src, e.dst, e.port, e.flows]),
     [
       ['netset:pub', API, 8080, 2],
       ['reserved:host', API, 8080, 1],
+      [WEB, 'kube-system/Deployment/coredns', 53, 7],
       [WEB, 'netset:pub', 443, 1],
       [WEB, API, 8080, 3],
     ],
   );
-  assert.equal(agg.stats.duplicateReports, 1);
+  assert.equal(agg.stats.reported, 6);
+  assert.deepEqual(d.edges.find((e) => e.dst === API && e.src === WEB)?.hours[0]?.reports, {
+    src: { forwarded: 3 },
+    dst: { forwarded: 3 },
+  });
   assert.deepEqual(d.peers.find((p) => p.key === 'reserved:host')?.ips, ['192.168.1.5']);
+});
+
+test('combineReports: the larger end for allowed connections, the sum of both ends for denied ones', () => {
+  assert.deepEqual(combineReports({ forwarded: 5 }, {}), { forwarded: 5 }, 'source only');
+  assert.deepEqual(combineReports({}, { forwarded: 5 }), { forwarded: 5 }, 'destination only');
+  assert.deepEqual(combineReports({ forwarded: 5 }, { forwarded: 5 }), { forwarded: 5 }, 'both: once');
+  assert.deepEqual(combineReports({ forwarded: 5 }, { forwarded: 2 }), { forwarded: 5 }, 'the more complete end');
+  assert.deepEqual(
+    combineReports({ forwarded: 5 }, { forwarded: 1, dropped: 4 }),
+    { forwarded: 1, dropped: 4 },
+    "the destination's deny decides a connection the source allowed",
+  );
+  assert.deepEqual(
+    combineReports({ forwarded: 2, dropped: 3 }, { forwarded: 2 }),
+    { forwarded: 2, dropped: 3 },
+    'denied on the way out never reaches the destination',
+  );
+  assert.deepEqual(combineReports({ unknown: 2 }, { unknown: 3 }), { unknown: 3 });
 });
 
 test('take() hands over everything once and starts empty; stats stay cumulative', () => {
@@ -236,7 +252,7 @@ test('take() hands over everything once and starts empty; stats stay cumulative'
     second.edges[0]!.hours.map((h) => h.hour),
     [H0 + 2],
   );
-  assert.deepEqual(agg.stats, { flows: 2, replies: 1, unknownReply: 0, duplicateReports: 0, edgesTouched: 2 });
+  assert.deepEqual(agg.stats, { flows: 2, replies: 1, unknownReply: 0, reported: 0, edgesTouched: 2 });
 });
 
 test('memory follows distinct edges, not flows', () => {

@@ -51,7 +51,7 @@ describe('Calico double reporting', () => {
         [['shop/cartservice:grpc', 12]],
         'the Service both ends name is counted once',
       );
-      assert.equal(stats.duplicateReports, 1);
+      assert.equal(stats.reported, 2);
     }
   });
 
@@ -69,7 +69,7 @@ describe('Calico double reporting', () => {
     const edge = delta.edges[0]!;
     assert.equal(edge.flows, 4);
     assert.deepEqual(edge.verdicts, { dropped: 4 });
-    assert.equal(stats.duplicateReports, 1);
+    assert.equal(stats.reported, 2);
     assert.ok(edge.policies.some((p) => p.value === '0|default|shop/knp.default.cartservice|deny|-1'));
     assert.ok(
       edge.policies.some((p) => p.value === SRC_POLICY),
@@ -78,6 +78,14 @@ describe('Calico double reporting', () => {
     assert.deepEqual(
       edge.dropReasons.map((d) => d.value),
       ['POLICY_DENIED'],
+    );
+  });
+
+  it("learns the outgoing connections from one node's log alone (its source reports)", () => {
+    const { delta } = aggregate([flow({ reporter: 'src', num_flows: 6 })]);
+    assert.deepEqual(
+      delta.edges.map((e) => [e.src, e.dst, e.port, e.flows, e.verdicts.forwarded]),
+      [['shop/Deployment/frontend', 'shop/Deployment/cartservice', 7070, 6, 6]],
     );
   });
 

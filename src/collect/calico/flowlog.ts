@@ -6,7 +6,8 @@
 //
 // One document aggregates the connections of an interval (5 minutes by default) that share its fields:
 // `num_flows` says how many. A connection between two Calico endpoints is reported by both ends
-// (`reporter: src` and `reporter: dst`); the aggregator counts it once (see aggregate/reporter.ts).
+// (`reporter: src` and `reporter: dst`), often by one of them only; the aggregator counts it once
+// whichever reported it (see model/reports.ts).
 import type { CollectStats, Flow, Origin } from '../../model/index.js';
 import { addIssue, checkFlowNames, FlowwrightError, issueOf } from '../../model/index.js';
 import {

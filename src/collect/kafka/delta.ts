@@ -209,6 +209,11 @@ function checkEdge(v: unknown, field: string): EdgeDelta {
     count(o.hour, `${field}.hours[${i}].hour`);
     count(o.flows, `${field}.hours[${i}].flows`);
     counts(o.verdicts, `${field}.hours[${i}].verdicts`);
+    if (o.reports !== undefined) {
+      const r = obj(o.reports, `${field}.hours[${i}].reports`);
+      r.src = counts(r.src, `${field}.hours[${i}].reports.src`);
+      r.dst = counts(r.dst, `${field}.hours[${i}].reports.dst`);
+    }
     return o;
   });
   return {
