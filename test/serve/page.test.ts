@@ -635,6 +635,8 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
       assert.ok(collapsed.edges.every((e) => e.arrow === 'triangle'));
       assert.match((await page.locator('#graph-note').textContent()) ?? '', /25 of 25 namespaces collapsed/);
       assert.deepEqual(overlapping([...collapsed.labelBoxes, ...collapsed.nodeBoxes]), []);
+      // The overview needs no ELK: the page loads it only once a namespace is expanded.
+      assert.equal(await page.evaluate(() => typeof (window as { ELK?: unknown }).ELK), 'undefined');
       // Selecting a workload expands its namespace.
       const searchStarted = Date.now();
       await page.fill('#search', 'svc-250');
@@ -645,6 +647,7 @@ describe('the review page', { skip: existsSync(CHROMIUM) ? false : `no browser a
         (window as any).flowwright.view().cy.getElementById('default:team-12/Deployment/svc-250').selected(),
       );
       const selectMs = Date.now() - searchStarted;
+      assert.equal(await page.evaluate(() => typeof (window as { ELK?: unknown }).ELK), 'function');
       const expanded = await graphState(page);
       // Without existing policies, the diff and explain views say which flag to set.
       await page.click('#tab-diff');

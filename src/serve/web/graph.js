@@ -1,5 +1,5 @@
-// The dependency graph, drawn by Cytoscape.js and laid out by ELK (layered, left to right, namespaces
-// as compound nodes). Both libraries are served by `serve` from the package (vendor/), never a CDN.
+// The dependency graph, drawn by Cytoscape.js and laid out by ELK (layered, top to bottom, namespaces
+// as compound nodes; a large graph's overview of collapsed namespaces by Cytoscape's own concentric layout). Both libraries are served by `serve` from the package (vendor/), never a CDN.
 // This file turns the API's graph into Cytoscape elements (edges between the same two nodes merged,
 // their ports aggregated into one label; large graphs with namespaces collapsed) and keeps port labels
 // off nodes and off each other: after each layout or selection, labels that would overlap are hidden
@@ -335,6 +335,62 @@ const ELK_OPTIONS = {
   'elk.layered.crossingMinimization.strategy': 'LAYER_SWEEP',
 };
 
+/**
+ * The overview of a large graph (every namespace collapsed): namespaces on concentric rings, the most
+ * connected in the middle, each ring holding as many as its circumference has room for (1, 6, 12, 18...),
+ * so the picture fills the pane instead of one wide circle of tiny labels. Ties keep the API's order, so
+ * the same graph is drawn the same way.
+ */
+function overviewLayout(cy) {
+  const nodes = cy
+    .nodes()
+    .toArray()
+    .map((n, i) => ({ n, i, degree: n.degree(false) }))
+    .sort((a, b) => b.degree - a.degree || a.i - b.i);
+  const ring = new Map();
+  let r = 0;
+  let room = 1;
+  for (const { n } of nodes) {
+    if (room === 0) room = 6 * ++r;
+    ring.set(n.id(), r);
+    room--;
+  }
+  return cy.layout({
+    name: 'concentric',
+    fit: true,
+    padding: 60, // room for the legend along the bottom edge
+    animate: false,
+    avoidOverlap: true,
+    nodeDimensionsIncludeLabels: true,
+    minNodeSpacing: 30,
+    concentric: (n) => -ring.get(n.id()),
+    levelWidth: () => 1,
+  });
+}
+
+let elkLoading;
+/**
+ * Loads ELK and its Cytoscape adapter (vendor/, from the package) once, the first time a graph with
+ * namespaces expanded is laid out. The page's scripts come only from its own origin (the CSP's script-src).
+ */
+export function loadElk() {
+  elkLoading ??= ['vendor/elk.bundled.js', 'vendor/cytoscape-elk.js'].reduce(
+    (before, src) =>
+      before.then(
+        () =>
+          new Promise((resolve, reject) => {
+            const script = document.createElement('script');
+            script.src = src;
+            script.onload = resolve;
+            script.onerror = () => reject(new Error(`could not load ${src}`));
+            document.head.append(script);
+          }),
+      ),
+    Promise.resolve(),
+  );
+  return elkLoading;
+}
+
 /** Boxes overlap (with a small margin, so touching labels do not read as one). */
 function overlaps(a, b, m = 1) {
   return a.x1 < b.x2 + m && b.x1 < a.x2 + m && a.y1 < b.y2 + m && b.y1 < a.y2 + m;
@@ -453,22 +509,33 @@ export function drawGraph(container, graph, opts = {}) {
       cy.elements().remove();
       cy.add(built.elements);
       sizeNodes(cy);
-      const layout = cy.layout({
-        name: 'elk',
-        fit: true,
-        padding: 30,
-        animate: false,
-        nodeDimensionsIncludeLabels: false,
-        elk: ELK_OPTIONS,
-        nodeLayoutOptions: (n) => (n.isParent() ? { 'elk.padding': '[top=34,left=14,bottom=14,right=14]' } : {}),
-      });
-      layout.one('layoutstop', () => {
+      const done = () => {
         if (selected && cy.getElementById(selected).nonempty()) cy.getElementById(selected).select();
         if (focused && cy.getElementById(focused).nonempty()) applyFocus(focused);
         relabel();
         resolve();
+      };
+      if (collapsed.size > 0 && collapsed.size === built.members.size) {
+        // Every namespace is one node: no compounds to nest, so a ring laid out in one pass does, and the
+        // page need not load ELK (its start-up is most of a first render) until a namespace is expanded.
+        const layout = overviewLayout(cy);
+        layout.one('layoutstop', done);
+        layout.run();
+        return;
+      }
+      loadElk().then(() => {
+        const layout = cy.layout({
+          name: 'elk',
+          fit: true,
+          padding: 30,
+          animate: false,
+          nodeDimensionsIncludeLabels: false,
+          elk: ELK_OPTIONS,
+          nodeLayoutOptions: (n) => (n.isParent() ? { 'elk.padding': '[top=34,left=14,bottom=14,right=14]' } : {}),
+        });
+        layout.one('layoutstop', done);
+        layout.run();
       });
-      layout.run();
     });
 
   const applyFocus = (key) => {
