@@ -5,6 +5,7 @@
 // instead of guessing.
 import { type Cidr, cidrContains, type IpAddress, parseCidr, parseIp } from './cidr.js';
 import type { PodInfo } from './inventory.js';
+import { istioRejects, normalizeIstioPath } from './istio-request.js';
 import type { Connection } from './networkpolicy.js';
 import {
   type AuthorizationAction,
@@ -271,11 +272,17 @@ function attributes(c: CompiledAuthorizationPolicies, dst: PodInfo, req: Request
     destinationIps: ips(dst.ips),
     http: req.http ?? (req.method !== undefined || req.path !== undefined ? true : undefined),
     method: req.method,
-    path: req.path,
+    path: req.path ? matchedPath(req.path) : req.path,
     host: req.host,
     requestPrincipal: req.requestPrincipal,
     headers: req.headers,
   };
+}
+
+/** The path as Istio matches it: normalized (no query, dot segments resolved; see istio-request.ts). */
+function matchedPath(path: string): string {
+  const normalized = normalizeIstioPath(path);
+  return 'path' in normalized ? normalized.path : path;
 }
 
 // --- three-valued logic ---
@@ -561,6 +568,18 @@ function describeDestination(pod: PodInfo): string {
 
 export function evaluateRequest(c: CompiledAuthorizationPolicies, dstPod: PodInfo, req: Request): RequestDecision {
   const warnings: string[] = [];
+  const rejected = req.http === false ? undefined : istioRejects(req.method, req.path);
+  if (rejected !== undefined) {
+    return {
+      verdict: 'deny',
+      allowed: false,
+      reason: `Istio's proxy refuses the request before any policy (HTTP 400): ${rejected}`,
+      policies: [],
+      audited: false,
+      warnings,
+      destination: describeDestination(dstPod),
+    };
+  }
   const a = attributes(c, dstPod, req);
   const checks: AuthorizationPolicyCheck[] = [];
   for (const cp of candidatesFor(c, dstPod)) {

@@ -16,6 +16,8 @@ const REF = 'https://istio.io/latest/docs/reference/config/security/authorizatio
 const CONCEPT = 'https://istio.io/latest/docs/concepts/security/#authorization-policies';
 const TCP_TASK = 'https://istio.io/latest/docs/tasks/security/authorization/authz-tcp/';
 const CONDITIONS = 'https://istio.io/latest/docs/reference/config/security/conditions/';
+const NORMALIZATION = 'https://istio.io/latest/docs/reference/config/security/normalization/';
+const ENVOY_PATHS = 'envoyproxy/envoy test/common/http/path_utility_test.cc (NormalizeValidPaths, InvalidPaths)';
 const TEMPLATES = 'https://github.com/istio/api/pull/3162 (Operation.paths: {*} and {**} as Envoy URI templates)';
 
 const ap = (ns: string, name: string, spec: unknown) =>
@@ -284,6 +286,44 @@ const CASES: Case[] = [
       { from: 'y/a', to: 'x/a', method: 'DELETE', path: '/', host: 'api.example.com', expect: 'deny' },
       { from: 'y/a', to: 'x/a', method: 'GET', path: '/', host: 'example.org', expect: 'deny' },
     ],
+  },
+  {
+    name: 'paths are matched after the default (BASE) normalization: no query, dot segments resolved, unreserved escapes decoded',
+    cite: `${NORMALIZATION} (sections 1, 2, 4 and 5: BASE is the default; merging slashes and decoding %2F are not); ${ENVOY_PATHS}`,
+    policies: [
+      ap('x', 'allow-public', {
+        rules: [{ to: [{ operation: { paths: ['/public/*', '/some/data/abc', '/a//b', '/enc%2Fslash'] } }] }],
+      }),
+      ap('x', 'deny-private', {
+        action: 'DENY',
+        rules: [{ to: [{ operation: { paths: ['/private', '/private/*'] } }] }],
+      }),
+    ],
+    probes: [
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/public/x?next=/private', expect: 'allow' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/private?x=1', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/public/%2E%2E/private', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/public/%2e./private/key', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/public/..\\private', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/public/./data/abc/../xyz', expect: 'allow' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/some\\data/%61%62%63', expect: 'allow' },
+      // Not the default: %2F stays encoded and repeated slashes stay repeated.
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/some%2Fdata/abc', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/enc%2Fslash', expect: 'allow' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/a//b', expect: 'allow' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/a/b', expect: 'deny' },
+    ],
+  },
+  {
+    name: 'the proxy refuses a path with %00 and a method that is not upper case before any policy',
+    cite: `${NORMALIZATION} ("%00: the request will always be rejected with HTTP code 400"; "Method not in upper case")`,
+    policies: [],
+    probes: [
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/xyz/.%00../abc', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'get', path: '/', expect: 'deny' },
+      { from: 'y/a', to: 'x/a', method: 'GET', path: '/', expect: 'allow' },
+    ],
+    first: (d) => assert.match(d.reason, /refuses the request before any policy \(HTTP 400\): the path .* holds %00/),
   },
   {
     name: 'plain TCP: an ALLOW rule with HTTP-only fields never matches; a DENY rule treats them as matching',
