@@ -2,7 +2,7 @@
 // exports (hits, _bulk bodies, a one-line array), gzip, a directory holding Hubble and Calico files side by
 // side, and malformed lines reported with file and line while the rest is read.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +33,25 @@ async function read(
 }
 
 describe('Calico flow log files', () => {
+  it('names Calico L7 logs given instead of flow logs, line by line, also inside search hits', async () => {
+    const fixture = new URL('../fixtures/calico/l7-log.jsonl', import.meta.url).pathname;
+    const { flows, stats } = await read([fixture]);
+    assert.equal(flows.length, 0);
+    assert.equal(stats.records, 2);
+    assert.deepEqual(stats.malformedKinds, { 'Calico L7 log, not a flow log': 2 });
+    assert.deepEqual(
+      stats.issues.map((i) => [i.line, i.message.slice(0, 'a Calico L7 log'.length)]),
+      [
+        [1, 'a Calico L7 log'],
+        [2, 'a Calico L7 log'],
+      ],
+    );
+    const hit = JSON.parse(readFileSync(fixture, 'utf8').split('\n')[0]!);
+    writeFileSync(join(dir, 'l7-hits.json'), lines({ hits: { hits: [{ _source: hit }] } }, { _source: hit }));
+    const wrapped = await read([join(dir, 'l7-hits.json')]);
+    assert.deepEqual(wrapped.stats.malformedKinds, { 'Calico L7 log, not a flow log': 2 });
+  });
+
   it('reads flows.log lines, gzip or not, with their line numbers', async () => {
     const text = lines(calicoDoc({ num_flows: 1 }), '', calicoDoc({ num_flows: 2, reporter: 'dst' }));
     writeFileSync(join(dir, 'flows.log'), text);

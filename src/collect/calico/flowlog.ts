@@ -23,15 +23,21 @@ import {
 
 type Obj = Record<string, unknown>;
 
-export type CalicoRecordKind = 'flow' | 'wrapped' | 'bulk-action' | 'hits' | 'array' | 'unknown';
+export type CalicoRecordKind = 'flow' | 'l7-log' | 'wrapped' | 'bulk-action' | 'hits' | 'array' | 'unknown';
 
 /** Keys only a Calico flow log document has (Hubble records have none of them). */
 const FLOW_LOG_KEYS = ['source_type', 'dest_type', 'source_name_aggr', 'dest_name_aggr'];
 const BULK_ACTIONS = ['index', 'create', 'update', 'delete'];
+/** Keys of Calico's L7 logs (HTTP requests seen by Envoy or eBPF), whose source fields are `src_*`, not `source_*`. */
+const L7_LOG_KEYS = ['src_type', 'src_name_aggr'];
+/** What a user given an L7 log is told: flowwright learns from flow logs. */
+const L7_LOG_MESSAGE =
+  'a Calico L7 log (HTTP requests: src_*, method, url, response_code), not a flow log: give flowwright the flow logs (flows.log, or the tigera_secure_ee_flows.* indices)';
 
 /**
  * What one parsed line (or array element) of a Calico flow log or Elasticsearch export is:
  *   'flow'         a flow log document: it has `source_type`, `dest_type`, `source_name_aggr` or `dest_name_aggr`
+ *   'l7-log'       a Calico L7 log document (`src_type` or `src_name_aggr`, and no `source_type`): given by mistake
  *   'wrapped'      a document inside `_source` (search hit, export) or `doc` (a `_bulk` update body)
  *   'bulk-action'  a `_bulk` action line: exactly one key, index / create / update / delete, holding an object
  *   'hits'         a search response: `hits.hits` is a list of search hits
@@ -43,6 +49,7 @@ export function classifyCalicoRecord(record: unknown): CalicoRecordKind {
   if (!isObj(record)) return 'unknown';
   if (isObj(record._source) || isObj(record.doc)) return 'wrapped';
   if (isObj(record.hits) && Array.isArray(record.hits.hits)) return 'hits';
+  if (record.source_type === undefined && L7_LOG_KEYS.some((key) => record[key] !== undefined)) return 'l7-log';
   for (const key of FLOW_LOG_KEYS) if (record[key] !== undefined) return 'flow';
   const keys = Object.keys(record);
   if (keys.length === 1 && BULK_ACTIONS.includes(keys[0]!) && isObj(record[keys[0]!])) return 'bulk-action';
@@ -76,9 +83,12 @@ export function handleCalicoRecord(record: unknown, origin: Origin, out: Flow[],
       out.push(normalizeCalicoFlowLog(record as Obj, origin));
       stats.flows++;
       return;
+    case 'l7-log':
+      throw calicoL7Log();
     case 'wrapped': {
       const r = record as Obj;
       const inner = isObj(r._source) ? r._source : r.doc;
+      if (classifyCalicoRecord(inner) === 'l7-log') throw calicoL7Log();
       if (classifyCalicoRecord(inner) !== 'flow')
         throw new FlowwrightError('input', 'the wrapped document is not a Calico flow log', {
           field: isObj(r._source) ? '_source' : 'doc',
@@ -99,6 +109,10 @@ export function handleCalicoRecord(record: unknown, origin: Origin, out: Flow[],
     default:
       throw new FlowwrightError('input', 'not a Calico flow log document, search hit or _bulk line');
   }
+}
+
+function calicoL7Log(): FlowwrightError {
+  return new FlowwrightError('input', L7_LOG_MESSAGE, undefined, { kind: 'Calico L7 log, not a flow log' });
 }
 
 /** Each element on its own: one bad document does not cost the others. */
