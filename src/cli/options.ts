@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { FlowwrightError, usageError } from '../model/index.js';
+import { parseCidr } from '../policy/index.js';
 import { SERVE_FILE_KEYS } from '../serve/config.js';
 import { DEFAULT_SYSTEM_NAMESPACES } from '../synthesize/index.js';
 
@@ -38,6 +39,22 @@ export const parseBoolean: Parser<boolean> = (raw, where) => {
 };
 
 const parseString: Parser<string> = (raw) => String(raw);
+
+/** `10.0.0.0/16, fd00::/64` → the same list, checked: every entry an IPv4 or IPv6 CIDR. */
+const parseCidrList: Parser<string> = (raw, where) => {
+  const list = splitList(String(raw));
+  for (const cidr of list)
+    if (!parseCidr(cidr)) throw usageError(`${where}: expected CIDRs such as 10.0.0.0/16, got '${cidr}'`);
+  return list.join(',');
+};
+
+/** A comma-separated list without its blanks. */
+export function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
 
 const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3_600e3, d: 86_400e3, w: 604_800e3 };
 
@@ -150,6 +167,14 @@ export const OPTIONS = {
     description: 'namespaces that get no default deny, comma-separated; * matches any characters',
     default: DEFAULT_SYSTEM_NAMESPACES.join(','),
     parse: parseString,
+  },
+  nodeCidr: {
+    flag: '--node-cidr <cidrs>',
+    env: 'FLOWWRIGHT_NODE_CIDR',
+    description:
+      "the nodes' address ranges, comma-separated CIDRs: traffic with other nodes (remote-node) is allowed to them rather than to each node address observed",
+    default: '',
+    parse: parseCidrList,
   },
   allowDropped: {
     flag: '--allow-dropped',

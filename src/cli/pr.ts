@@ -169,6 +169,7 @@ function reproduceCommands(
     ...(config.systemNamespaces !== OPTIONS.systemNamespaces.default
       ? ['--system-namespaces', config.systemNamespaces]
       : []),
+    ...(config.nodeCidr ? ['--node-cidr', config.nodeCidr] : []),
     ...(config.allowDropped ? ['--allow-dropped'] : []),
   ];
   const db = ['--db', config.db];

@@ -21,7 +21,7 @@ import {
   renderProposalFile,
   renderSummary,
 } from '../synthesize/index.js';
-import { addOptions, type Config, parseInteger, parseTime, resolveConfig } from './options.js';
+import { addOptions, type Config, parseInteger, parseTime, resolveConfig, splitList } from './options.js';
 
 /** The options that shape a proposal, in `--help` order: shared by propose, pr and serve. */
 export const PROPOSAL_KEYS = [
@@ -31,6 +31,7 @@ export const PROPOSAL_KEYS = [
   'defaultDeny',
   'includeSystemNamespaces',
   'systemNamespaces',
+  'nodeCidr',
   'allowDropped',
   'kinds',
   'trustDomain',
@@ -76,6 +77,7 @@ export function proposalOptions(config: Config): ProposalOptions {
     cidrPrefixV6: config.cidrPrefixV6,
     includeSystemNamespaces: config.includeSystemNamespaces,
     systemNamespaces: parseNamespaceList(config.systemNamespaces),
+    nodeCidrs: splitList(config.nodeCidr),
   };
 }
 

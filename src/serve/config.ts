@@ -75,6 +75,8 @@ export interface SharedConfig {
   includeSystemNamespaces: boolean;
   /** Comma-separated system namespaces (patterns with `*`) that get no default deny. */
   systemNamespaces: string;
+  /** Comma-separated CIDRs of the nodes (--node-cidr); empty: each node address observed. */
+  nodeCidr: string;
   allowDropped: boolean;
   /** Comma-separated policy kinds offered by the API and page (`networkpolicy,cilium`). */
   kinds: string;

@@ -157,6 +157,10 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    nodeCidrs: config.nodeCidr
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     allowDropped: config.allowDropped,
     cidrPrefixV4: config.cidrPrefix,
     cidrPrefixV6: config.cidrPrefixV6,

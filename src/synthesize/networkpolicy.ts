@@ -226,6 +226,9 @@ const REMOTE_NODE_NOTE =
   'traffic with other nodes (remote-node) is allowed by ipBlock on each node address observed: a node added ' +
   'later, or one that used another address, is not covered';
 
+const NODE_CIDR_NOTE =
+  'traffic with other nodes (remote-node) is allowed by ipBlock on the node ranges given with --node-cidr';
+
 const HOST_NOTE =
   'no rule needed, traffic between a pod and its own node (e.g. kubelet probes) is always allowed by NetworkPolicy';
 
@@ -268,7 +271,12 @@ function resolvePeer(ctx: Context, draft: Draft, direction: Direction, otherKey:
       // The API server's addresses are known exactly: one address per block, whatever --cidr-prefix says.
       if (p.entity === 'kube-apiserver' && other.ips.length > 0)
         return ipBlocks(other.ips, (v6) => (v6 ? 128 : 32), end);
-      // Other nodes are not exempt (only the pod's own node is): one block per node address observed.
+      // Other nodes are not exempt (only the pod's own node is): the node ranges when given, else one
+      // block per node address observed.
+      if (p.entity === 'remote-node' && ctx.opts.nodeCidrs.length > 0) {
+        ctx.notes.add(NODE_CIDR_NOTE);
+        return cidrBlocks(ctx.opts.nodeCidrs);
+      }
       if (p.entity === 'remote-node' && other.ips.length > 0) {
         ctx.notes.add(REMOTE_NODE_NOTE);
         return ipBlocks(other.ips, (v6) => (v6 ? 128 : 32), end);
@@ -281,6 +289,16 @@ function resolvePeer(ctx: Context, draft: Draft, direction: Direction, otherKey:
     case 'networkset':
       return { kind: 'unsupported', why: 'Calico network sets cannot be expressed in NetworkPolicy' };
   }
+}
+
+/** One ipBlock peer per CIDR (checked when the option was read), written as its network (10.0.0.0/16). */
+function cidrBlocks(cidrs: readonly string[]): Resolution {
+  const peers = cidrs.map((text) => {
+    const [address, bits] = text.split('/');
+    const cidr = externalCidr(address!, Number(bits));
+    return { sortKey: `2|${addressSortKey(cidr)}`, peer: { ipBlock: { cidr } } };
+  });
+  return { kind: 'peers', peers };
 }
 
 /** One ipBlock peer per address, at the prefix length chosen for its family. */

@@ -16,6 +16,8 @@ export interface ProposalOptions {
   includeSystemNamespaces: boolean;
   /** Namespaces of the cluster itself, the CNI and the mesh: names, or patterns with `*`. */
   systemNamespaces: readonly string[];
+  /** The nodes' address ranges (CIDRs): other nodes are allowed by these instead of each observed address. */
+  nodeCidrs: readonly string[];
 }
 
 /** kube-system and friends, and the namespaces the CNI and mesh installers create. */
@@ -38,6 +40,7 @@ export const DEFAULT_PROPOSAL_OPTIONS: Readonly<ProposalOptions> = Object.freeze
   cidrPrefixV6: 128,
   includeSystemNamespaces: false,
   systemNamespaces: DEFAULT_SYSTEM_NAMESPACES,
+  nodeCidrs: [],
 });
 
 /**

@@ -67,6 +67,14 @@ describe('resolveConfig', () => {
       () => resolveConfig({ cidrPrefix: '33' }, ['cidrPrefix'], {}),
       /--cidr-prefix: expected an integer from 0 to 32/,
     );
+    assert.throws(
+      () => resolveConfig({ nodeCidr: '10.0.0.0/16, nodes' }, ['nodeCidr'], {}),
+      /--node-cidr: expected CIDRs such as 10.0.0.0\/16, got 'nodes'/,
+    );
+    assert.equal(
+      resolveConfig({ nodeCidr: ' 10.0.0.0/16 ,fd00::/64' }, ['nodeCidr'], {}).nodeCidr,
+      '10.0.0.0/16,fd00::/64',
+    );
   });
 
   it('parses durations and times', () => {

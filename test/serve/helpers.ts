@@ -116,6 +116,7 @@ export function sharedConfig(db: string, overrides: Partial<SharedConfig> = {}):
     defaultDeny: true,
     includeSystemNamespaces: false,
     systemNamespaces: 'kube-system,kube-public,kube-node-lease,cilium*,calico-*,tigera-*,istio-system,gke-*',
+    nodeCidr: '',
     allowDropped: false,
     kinds: 'networkpolicy',
     trustDomain: 'cluster.local',

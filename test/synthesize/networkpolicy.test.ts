@@ -205,6 +205,22 @@ describe('proposeNetworkPolicies: semantics', () => {
     assert.ok(p.summary.notes.some((n) => n.startsWith('host -> shop/frontend TCP/8080: no rule needed')));
   });
 
+  it('allows other nodes by the ranges of --node-cidr, written as networks, instead of each address', () => {
+    const graph = shopGraph();
+    const base = graph.edges[0];
+    graph.peers.set('reserved:remote-node', {
+      ...graph.peers.get(KEYS.host)!,
+      key: 'reserved:remote-node',
+      peer: { type: 'reserved', entity: 'remote-node' },
+      ips: ['10.0.0.12'],
+    });
+    graph.edges.push({ ...base, src: 'reserved:remote-node', dst: KEYS.frontend, port: 8080 });
+    const p = propose({ nodeCidrs: ['10.0.7.1/16', 'fd00:1::/64'] }, graph);
+    const fromNodes = (policyOf(p, KEYS.frontend).spec.ingress as Doc[]).find((r) => r.ports[0].port === 8080);
+    assert.deepEqual(fromNodes?.from, [{ ipBlock: { cidr: '10.0.0.0/16' } }, { ipBlock: { cidr: 'fd00:1::/64' } }]);
+    assert.ok(p.summary.notes.some((n) => n.includes('node ranges given with --node-cidr')));
+  });
+
   it('handles each kind of non-pod peer as NetworkPolicy allows', () => {
     const graph = shopGraph();
     const base = graph.edges[0];
