@@ -80,10 +80,11 @@ test('bad records in a readable message are counted with their line; a message o
   assert.match(decode('{"a":1}').result.poison!, /unrecognized format/);
 });
 
-test('empty messages and tombstones are not errors', () => {
-  for (const v of [null, '']) {
+test('empty messages, blank-only messages and tombstones are not errors, and are counted', () => {
+  for (const v of [null, '', ' ', '\n\n', gzipSync(' \n')]) {
     const d = decode(v);
     assert.equal(d.result.poison, undefined);
+    assert.equal(d.stats.records, 1);
     assert.equal(d.stats.nonFlow, 1);
   }
 });

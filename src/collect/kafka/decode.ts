@@ -62,6 +62,13 @@ export function decodeMessage(
     return poison(stats, where, `cannot gunzip: ${(err as Error).message}`);
   }
 
+  if (text.trim() === '') {
+    // Only blank lines: as empty as a tombstone, and counted the same way (never dropped unseen).
+    stats.records++;
+    stats.nonFlow++;
+    return { malformed: 0 };
+  }
+
   let recordFormat: RecordFormat | 'delta' | undefined = format === 'auto' ? undefined : fixedFormat(format);
   let good = 0;
   let bad = 0;
