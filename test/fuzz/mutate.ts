@@ -63,7 +63,7 @@ type Path = (string | number)[];
 /** Every path to a value inside `v` (objects' keys and arrays' indexes), the root included. */
 function paths(v: unknown, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) paths(x, [...at, i], out);
   else if (v !== null && typeof v === 'object')
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) paths(x, [...at, k], out);
   return out;
