@@ -107,7 +107,15 @@ export function parsePolicyText(text: string, file: string, opts: LoadOptions = 
       });
       return;
     }
-    const value = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias without its anchor, or more alias expansion than maxAliasCount allows (a "billion laughs"
+      // document): a bad document like any other, never a crash.
+      out.issues.push({ file, document: i + 1, message: `not valid YAML: ${firstLine((err as Error).message)}` });
+      return;
+    }
     if (value === null || value === undefined) return; // an empty document between `---` lines
     addObject(out, value, source, [], { doc, lines }, enforceStaged);
   });

@@ -100,10 +100,13 @@ export function applyMutations(seed: unknown, mutations: Mutation[]): unknown {
         next = undefined;
         break;
       case 'replace':
-        next = m.value;
+        next = structuredClone(m.value); // a copy: fast-check may hand the same value to two mutations
         break;
       case 'stringify':
-        next = typeof old === 'string' ? Number(old) || `${old}${String(m.value)}` : JSON.stringify(old ?? null);
+        next =
+          typeof old === 'string'
+            ? Number(old) || `${old}${JSON.stringify(m.value) ?? ''}`
+            : JSON.stringify(old ?? null);
         break;
       case 'wrap':
         next = [old];
@@ -112,7 +115,7 @@ export function applyMutations(seed: unknown, mutations: Mutation[]): unknown {
         next =
           old !== null && typeof old === 'object' && !Array.isArray(old)
             ? Object.defineProperty({ ...(old as object) }, m.key, {
-                value: m.value,
+                value: structuredClone(m.value),
                 enumerable: true,
                 writable: true,
                 configurable: true,

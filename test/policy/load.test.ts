@@ -119,6 +119,33 @@ describe('loading policy manifests', () => {
     assert.match(loaded.issues[0].message, /not valid YAML/);
   });
 
+  it('reports an alias without its anchor and an alias bomb as bad documents, and reads the next one', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      laughs.push(
+        `${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9)
+          .fill(`*${'abcdefghij'[i - 1]}`)
+          .join(', ')}]`,
+      );
+    const text = [
+      'kind: NetworkPolicy\nmetadata: {name: dangling}\nspec: {podSelector: *nowhere}',
+      laughs.join('\n'),
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: fine, namespace: x}\nspec: {podSelector: {}}',
+    ].join('\n---\n');
+    const loaded = parsePolicyText(text, 'bombs.yaml');
+    assert.deepEqual(
+      loaded.issues.map((i) => [i.file, i.document, i.message.slice(0, 'not valid YAML'.length)]),
+      [
+        ['bombs.yaml', 1, 'not valid YAML'],
+        ['bombs.yaml', 2, 'not valid YAML'],
+      ],
+    );
+    assert.deepEqual(
+      loaded.networkPolicies.map((p) => p.name),
+      ['fine'],
+    );
+  });
+
   it('reports broken JSON and objects without a kind', () => {
     assert.match(parsePolicyText('{"kind": ', 'x.json').issues[0].message, /not valid JSON/);
     const noKind = parsePolicyText('metadata: {name: x}\n', 'x.yaml');
