@@ -12,6 +12,8 @@
 //   label value         empty, or at most 63 of [A-Za-z0-9_.-] starting and ending with a letter or digit
 // DNS names seen in traffic (toFQDNs, FQDN notes) are what Cilium's matchName accepts: labels of 1 to 63
 // letters, digits, '-' and '_' joined by '.', at most 253 without the root dot, and no '*'.
+// An HTTP method is an RFC 9110 token: 1 or more of letters, digits and !#$%&'*+-.^_`|~. It is data, never a
+// pattern: `*` is a valid token, so the policy writers match it literally (see synthesize/).
 
 import { FlowwrightError } from './errors.js';
 import type { Endpoint, Flow } from './flow.js';
@@ -27,12 +29,14 @@ export type NameKind =
   | 'cluster'
   | 'network set'
   | 'service'
-  | 'DNS';
+  | 'DNS'
+  | 'HTTP method';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_NAME_LABEL = /^[A-Za-z0-9_-]{1,63}$/;
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Calico's aggregated pod name: the generateName prefix and `*` (`frontend-6d9f8c7b5-*`). */
 const AGGREGATED_POD = /^[a-z0-9][-a-z0-9.]*\*$/;
 /** A Service port name (IANA_SVC_NAME) or number, as in `namespace/name:port`. */
@@ -54,6 +58,7 @@ const RULES: Record<NameKind, string> = {
   'network set': SUBDOMAIN_RULE,
   service: '[namespace/]name[:port], namespace and name DNS-1123 labels',
   DNS: 'a DNS name (labels of 1-63 of A-Z, a-z, 0-9, "-" and "_", at most 253 characters, no "*")',
+  'HTTP method': "an HTTP token (RFC 9110: A-Z, a-z, 0-9 and !#$%&'*+-.^_`|~)",
 };
 
 function isLabel(s: string): boolean {
@@ -116,6 +121,8 @@ export function isValidName(kind: NameKind, value: string): boolean {
       return isService(value);
     case 'DNS':
       return isDnsName(value);
+    case 'HTTP method':
+      return HTTP_TOKEN.test(value);
   }
 }
 
@@ -126,7 +133,9 @@ export function nameRule(kind: NameKind): string {
 
 /** The malformed-record kind a bad name of this kind is counted as: `invalid namespace name`, `invalid label key`. */
 export function invalidNameKind(kind: NameKind): string {
-  return kind === 'label key' || kind === 'label value' ? `invalid ${kind}` : `invalid ${kind} name`;
+  return kind === 'label key' || kind === 'label value' || kind === 'HTTP method'
+    ? `invalid ${kind}`
+    : `invalid ${kind} name`;
 }
 
 /**
@@ -184,7 +193,7 @@ export function checkEndpointNames(ep: Endpoint, field: string): void {
 
 /**
  * The validation point every collector calls on each flow it makes, before the flow goes anywhere:
- * both ends' names, the Service, and the DNS query learned from an L7 record. Throws invalidName(...)
+ * both ends' names, the Service, and the DNS query and HTTP method learned from an L7 record. Throws invalidName(...)
  * for the first bad name; the collector counts the record as malformed of that kind, with its position.
  */
 export function checkFlowNames(flow: Flow): void {
@@ -193,6 +202,9 @@ export function checkFlowNames(flow: Flow): void {
   if (flow.service !== undefined) checkName('service', flow.service, 'service');
   const query = flow.l7?.dns?.query;
   if (query) checkName('DNS', query, 'l7.dns.query');
+  // An empty method is one the source did not report; any other must be a token.
+  const method = flow.l7?.http?.method;
+  if (method) checkName('HTTP method', method, 'l7.http.method');
 }
 
 /** Checks the names a graph peer carries (a shipped Kafka delta, an inventory entry); `field` locates it. */

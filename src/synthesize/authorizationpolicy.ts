@@ -22,6 +22,7 @@ import {
 } from './types.js';
 import {
   DNS_PORT,
+  type EdgeHttp,
   type HttpRule,
   httpRulesByEdge,
   isDnsEdge,
@@ -123,7 +124,7 @@ function addCaller(
   target: Target,
   r: RuleEdge,
   isDns: (key: string) => boolean,
-  l7: { rules?: HttpRule[]; why?: string } | undefined,
+  l7: EdgeHttp | undefined,
   callers: Map<string, Map<string, Caller>>,
   evidence: Map<string, RuleEdge[]>,
 ): void {
@@ -137,6 +138,10 @@ function addCaller(
     noteUnsupported(ctx, edge, 'destination port unknown');
     return;
   }
+  if (l7?.why) noteUnsupported(ctx, edge, l7.why);
+  const rules = dns || !l7?.rules ? undefined : l7.rules;
+  // None of its requests can be allowed: no operation (an empty one would allow every request).
+  if (rules?.length === 0) return;
   const source = resolveSource(ctx, target, edge);
   if (source === undefined) return;
   let byKey = callers.get(target.node.key);
@@ -152,8 +157,6 @@ function addCaller(
   }
   // DNS answers too large for UDP are retried over TCP; Istio sees only the TCP part.
   const port = dns ? DNS_PORT : edge.port;
-  if (l7?.why) noteUnsupported(ctx, edge, l7.why);
-  const rules = dns || !l7?.rules ? undefined : l7.rules;
   const had = caller.ports.get(port);
   if (caller.ports.has(port) && had === undefined) {
     // Already the whole port.
@@ -162,6 +165,7 @@ function addCaller(
   let line = edgeEvidence(ctx.graph, r);
   if (dns) line += edge.protocol === 'UDP' ? '; Istio sees the TCP/53 retries only' : '';
   caller.evidence.push(line);
+  if (rules && l7?.templated) caller.evidence.push(...l7.templated);
   const list = evidence.get(target.node.key) ?? [];
   list.push(r);
   evidence.set(target.node.key, list);

@@ -10,7 +10,7 @@ import type { Edge, Graph, ReservedEntity } from '../model/index.js';
 import { compareStrings, type RuleEdge, selectEdges } from './edges.js';
 import { edgeEvidence } from './evidence.js';
 import { finishSummary, noteUnsupported, portProblem, type UnsupportedEdges } from './notes.js';
-import { templateRegex } from './paths.js';
+import { regexLiteral, templateRegex } from './paths.js';
 import {
   emptySummary,
   type PoliciesOptions,
@@ -21,6 +21,7 @@ import {
 } from './types.js';
 import {
   DNS_PORT,
+  type EdgeHttp,
   type HttpRule,
   httpRulesByEdge,
   isDnsEdge,
@@ -120,7 +121,8 @@ export function proposeCiliumPolicies(graph: Graph, opts: CiliumOptions): Propos
       continue;
     }
     if (src) addSide(ctx, src, 'egress', r, undefined);
-    if (dst) addSide(ctx, dst, 'ingress', r, l7?.rules);
+    // None of its requests can be allowed at the destination: no ingress rule (an empty one would allow all).
+    if (dst && l7?.rules?.length !== 0) addSide(ctx, dst, 'ingress', r, l7);
   }
   const files = workloadFiles(summary, ctx, drafts.values(), (draft) => policyFile(ctx, draft));
   finishSummary(summary, ctx);
@@ -201,8 +203,9 @@ function peerOf(
   }
 }
 
-function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge, http: HttpRule[] | undefined): void {
+function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge, l7: EdgeHttp | undefined): void {
   const { edge } = r;
+  const http = l7?.rules;
   const dns = isDnsEdge(edge, ctx.isDns);
   const isIcmp = edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6';
   if (isIcmp && (edge.port < 0 || edge.port > 255)) {
@@ -244,6 +247,7 @@ function addSide(ctx: Context, draft: Draft, direction: Direction, r: RuleEdge, 
   }
   if (resolved.fqdn) draft.fqdn = true;
   entry.evidence.push(edgeEvidence(ctx.graph, r));
+  if (http && l7?.templated) entry.evidence.push(...l7.templated);
   draft.rules.add(r);
 }
 
@@ -262,8 +266,8 @@ function portRules(entry: Entry): Record<string, unknown>[] {
     if (p.http === undefined) continue;
     const http = p.http.flatMap((h) =>
       h.paths.length === 0
-        ? [{ method: h.method }]
-        : h.paths.map((path) => ({ method: h.method, path: templateRegex(path) })),
+        ? [{ method: regexLiteral(h.method) }]
+        : h.paths.map((path) => ({ method: regexLiteral(h.method), path: templateRegex(path) })),
     );
     toPorts.push({ ports: [{ port: String(p.port), protocol: p.protocol }], rules: { http } });
   }

@@ -32,10 +32,12 @@ export { edgeEvidence, formatCount, generatedFrom, isoTime, peerDisplay } from '
 export { proposeNetworkPolicies } from './networkpolicy.js';
 export {
   DEFAULT_PATH_THRESHOLD,
+  holdsPatternCharacters,
   isGrpcPath,
   isIdSegment,
   PATH_WILDCARD,
   pathOnly,
+  regexLiteral,
   templateMatches,
   templatePaths,
   templateRegex,

@@ -9,13 +9,17 @@
 //      - a hex hash: 16+ hex digits, or 7+ that mix digits and the letters a-f (`9f86d08`),
 //      - a code: 8+ capitals and digits with at least one of each (`OLJCESPC7Z`, `SKU-20240101`),
 //      - a random-looking token: 8+ letters and digits whose digits come in two or more runs (`x7Gh2kLm`),
-//      - a long opaque token: 20+ characters with a digit and a letter and no `/` (session ids, JWTs),
-//      - anything holding `*`, `{` or `}`, which Istio would read as a wildcard.
+//      - a long opaque token: 20+ characters with a digit and a letter and no `/` (session ids, JWTs).
 //   3. At one position under one prefix, when more than `threshold` distinct values remain, all of them
 //      become `{*}` (user names, slugs, catalog ids of any shape). gRPC paths
 //      (`/package.Service/Method`) are exempt: method names are a fixed API, never identifiers.
 // Words, versions (`v1beta1`), `oauth2callback` and the like stay literal, so distinct routes never
 // merge unless there are more of them than the threshold at the same place.
+// A path from traffic is data, never a pattern. These rules are the only source of wildcards, and the
+// policy writers say in their evidence which observed paths each template stands for. A path holding `*`,
+// `{` or `}` (`/*`, `/.*`, `/{*}`) gets no template at all: Istio reads those characters as wildcards and
+// templates and has no way to escape them, and in a template `{*}` must only ever mean what rule 2 or 3
+// made. The writers leave such requests out of their layer 7 rules, and say so.
 
 export const PATH_WILDCARD = '{*}';
 export const DEFAULT_PATH_THRESHOLD = 10;
@@ -38,10 +42,16 @@ const HEX = /^[0-9a-f]+$/i;
 const CODE = /^[A-Z0-9_-]{8,}$/;
 const ALNUM = /^[A-Za-z0-9]{8,}$/;
 
+const PATTERN_CHARACTERS = /[*{}]/;
+
+/** Whether an observed method or path holds `*`, `{` or `}`, which Istio would read as a wildcard or template. */
+export function holdsPatternCharacters(value: string): boolean {
+  return PATTERN_CHARACTERS.test(value);
+}
+
 /** Rule 2: does this one segment look like an identifier by its shape? */
 export function isIdSegment(segment: string): boolean {
   if (segment === '') return false;
-  if (/[*{}]/.test(segment)) return true;
   if (NUMBER.test(segment) || UUID.test(segment)) return true;
   const hasDigit = /\d/.test(segment);
   const hasLetter = /[A-Za-z]/.test(segment);
@@ -62,8 +72,8 @@ export function isGrpcPath(path: string): boolean {
 
 /**
  * Learns templates from every concrete path a server was asked for (all callers together: the server's
- * API decides what is an identifier) and returns each input path's template. The mapping is total:
- * every path given maps to a template that matches it.
+ * API decides what is an identifier) and returns each input path's template: one that matches it. A path
+ * holding `*`, `{` or `}` gets none (see above) and is not in the result.
  */
 export function templatePaths(paths: Iterable<string>, threshold = DEFAULT_PATH_THRESHOLD): Map<string, string> {
   const unique = [...new Set(paths)].sort();
@@ -72,6 +82,7 @@ export function templatePaths(paths: Iterable<string>, threshold = DEFAULT_PATH_
   const rest: Array<{ raw: string; segments: string[] }> = [];
   for (const raw of unique) {
     const path = pathOnly(raw);
+    if (holdsPatternCharacters(path)) continue;
     if (isGrpcPath(path)) {
       out.set(raw, path);
       grpc.push(raw);
@@ -114,6 +125,11 @@ export function templateMatches(template: string, path: string): boolean {
   return t.every((seg, i) => (seg === PATH_WILDCARD ? p[i] !== '' : seg === p[i]));
 }
 
+/** A string as a regular expression (RE2 or POSIX extended) that matches exactly it: metacharacters escaped. */
+export function regexLiteral(text: string): string {
+  return text.replace(/[.*+?^$()[\]{}|\\]/g, '\\$&');
+}
+
 /**
  * The template as a Cilium path regex (RE2, matched against the whole request path, which there includes
  * the query string): literal segments escaped, `{*}` as one segment, an optional query string at the end.
@@ -121,7 +137,7 @@ export function templateMatches(template: string, path: string): boolean {
 export function templateRegex(template: string): string {
   const body = template
     .split('/')
-    .map((seg) => (seg === PATH_WILDCARD ? '[^/?]+' : seg.replace(/[.*+?^$()[\]{}|\\]/g, '\\$&')))
+    .map((seg) => (seg === PATH_WILDCARD ? '[^/?]+' : regexLiteral(seg)))
     .join('/');
   return `${body}(\\?.*)?`;
 }

@@ -3,11 +3,11 @@
 // metadata, which edges reach the cluster DNS, external peers' widened CIDRs, and the observed HTTP detail
 // of an edge as L7 rules.
 import { externalCidr, isKubeDns } from '../identity/index.js';
-import type { Edge, Graph, PeerNode } from '../model/index.js';
+import { type Edge, type Graph, type PeerNode, showValue } from '../model/index.js';
 import { compareStrings, type RuleEdge } from './edges.js';
-import { generatedFrom } from './evidence.js';
+import { generatedFrom, shortList } from './evidence.js';
 import { dnsWithoutEgressNote } from './notes.js';
-import { templatePaths } from './paths.js';
+import { holdsPatternCharacters, PATH_WILDCARD, pathOnly, templatePaths } from './paths.js';
 import type { L7Level, ProposalFile, ProposalOptions, ProposalSummary } from './types.js';
 
 export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'flowwright' };
@@ -160,16 +160,24 @@ export interface HttpRule {
   paths: string[];
 }
 
+/** The layer 7 rules of one edge, as httpRulesByEdge finds them. */
+export interface EdgeHttp {
+  /** The requests to allow; undefined: the whole port; empty: none of its requests can be allowed (no rule). */
+  rules?: HttpRule[];
+  /** Why the edge's requests are not all listed (port-level rule, or requests left out), for the summary. */
+  why?: string;
+  /** Evidence: which observed paths each wildcard template of this edge stands for. */
+  templated?: string[];
+}
+
 /**
  * The HTTP detail of a destination's port, templated across all its callers (the server's API decides
  * what is an identifier). Returns, per edge, the rules to allow, or why the edge gets no L7 rules.
+ * Methods and paths from traffic are data: a request whose method or path holds `*`, `{` or `}` gets no
+ * rule (Istio would read them as wildcards, and no rule is wider than what was seen).
  */
-export function httpRulesByEdge(
-  edges: readonly Edge[],
-  level: L7Level,
-  threshold: number,
-): Map<Edge, { rules?: HttpRule[]; why?: string }> {
-  const out = new Map<Edge, { rules?: HttpRule[]; why?: string }>();
+export function httpRulesByEdge(edges: readonly Edge[], level: L7Level, threshold: number): Map<Edge, EdgeHttp> {
+  const out = new Map<Edge, EdgeHttp>();
   if (level === 'off') return out;
   const byDestination = new Map<string, Edge[]>();
   for (const e of edges) {
@@ -193,15 +201,43 @@ export function httpRulesByEdge(
         continue;
       }
       const byMethod = new Map<string, Set<string>>();
+      const stands = new Map<string, Set<string>>();
+      const refused: string[] = [];
       for (const h of e.http) {
+        const template = templates.get(h.path);
+        if (holdsPatternCharacters(h.method) || template === undefined) {
+          refused.push(`${showValue(h.method)} ${showValue(h.path)}`);
+          continue;
+        }
         const paths = byMethod.get(h.method) ?? new Set<string>();
-        paths.add(templates.get(h.path) ?? h.path);
+        paths.add(template);
         byMethod.set(h.method, paths);
+        if (template.includes(PATH_WILDCARD)) {
+          const seen = stands.get(template) ?? new Set<string>();
+          seen.add(pathOnly(h.path));
+          stands.set(template, seen);
+        }
       }
       const rules = [...byMethod.entries()]
         .sort(([a], [b]) => compareStrings(a, b))
         .map(([method, paths]) => ({ method, paths: level === 'paths' ? [...paths].sort(compareStrings) : [] }));
-      out.set(e, { rules });
+      const result: EdgeHttp = { rules };
+      if (refused.length > 0) {
+        const distinct = [...new Set(refused)].sort(compareStrings);
+        result.why =
+          `${distinct.length} HTTP request${distinct.length === 1 ? '' : 's'} (${shortList(distinct)}) ` +
+          'with "*", "{" or "}" in the method or path, which policy languages read as patterns: left out of the ' +
+          'layer 7 rules, so they stay denied';
+      }
+      if (level === 'paths' && stands.size > 0)
+        result.templated = [...stands.entries()]
+          .sort(([a], [b]) => compareStrings(a, b))
+          .map(
+            ([template, seen]) =>
+              `path ${template} templated from ${seen.size} observed: ` +
+              shortList([...seen].sort(compareStrings).map((p) => showValue(p))),
+          );
+      out.set(e, result);
     }
   }
   return out;

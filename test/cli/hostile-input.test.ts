@@ -84,3 +84,56 @@ describe('names that would escape the output directory or break the terminal', (
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 });
+
+describe('methods and paths from traffic are data, never patterns', () => {
+  /** An HTTP request from shop/web to shop/api:8080, as Hubble's L7 visibility reports it. */
+  function requestLine(i: number, method: string, url: string): string {
+    const flow = JSON.parse(flowLine(i));
+    flow.flow.traffic_direction = 'INGRESS';
+    flow.flow.l7 = { type: 'REQUEST', http: { method, url } };
+    return JSON.stringify(flow);
+  }
+
+  it('an observed method "*" does not let explain allow DELETE /x; a method that is not a token is refused', () => {
+    const file = join(dir, 'l7.json');
+    const db = join(dir, 'l7.db');
+    writeFileSync(
+      file,
+      [
+        requestLine(0, 'GET', '/ok'),
+        requestLine(1, '*', '/x'),
+        requestLine(2, 'GET', '/*'),
+        requestLine(3, 'GET /admin HTTP/1.1\r\n', '/y'),
+        requestLine(4, 'GET', '/ok'),
+      ].join('\n'),
+    );
+    const r = flowwright(['ingest', file, '--db', db]);
+    assert.equal(r.code, EXIT_CODES.ok, r.stderr);
+    assert.match(r.stderr, /1 malformed \(1 invalid HTTP method\)/);
+    assert.match(r.stderr, /l7\.json:4: l7\.http\.method: invalid HTTP method "GET \/admin HTTP\/1\.1\\r\\n"/);
+
+    const out = join(dir, 'l7-policies');
+    const p = flowwright(['propose', '--db', db, '--kinds', 'authorizationpolicy', '--out', out]);
+    assert.equal(p.code, EXIT_CODES.ok, p.stderr);
+    assert.match(p.stderr, /2 HTTP requests \("\*" "\/x", "GET" "\/\*"\) .* left out of the layer 7 rules/);
+    const explain = (method: string, path: string) =>
+      flowwright([
+        'explain',
+        'shop/web-7d4b9c-aaaaa',
+        'shop/api-6f8d5c-bbbbb:8080',
+        '--method',
+        method,
+        '--path',
+        path,
+        '--policies',
+        out,
+        '--db',
+        db,
+        '--exit-code',
+      ]).code;
+    assert.equal(explain('GET', '/ok'), EXIT_CODES.ok);
+    assert.equal(explain('DELETE', '/x'), EXIT_CODES.finding);
+    assert.equal(explain('*', '/x'), EXIT_CODES.finding);
+    assert.equal(explain('GET', '/anything'), EXIT_CODES.finding);
+  });
+});

@@ -71,6 +71,11 @@ const HOSTILE: { ends?: Ends; extra?: Record<string, unknown>; kind: string; fie
     field: 'l7.dns.query',
   },
   { ends: { source: { namespace: 'shop\u0000' } }, kind: 'invalid namespace name', field: 'source.namespace' },
+  {
+    extra: { l7: { type: 'REQUEST', http: { method: 'GET /admin HTTP/1.1\r\n', url: '/x' } } },
+    kind: 'invalid HTTP method',
+    field: 'l7.http.method',
+  },
 ];
 
 function hostileLines(): string[] {
@@ -161,7 +166,7 @@ describe('invalid names are refused at every source', () => {
     assertRefused(stats, flows, (i) => ({ file: 'flows/0@7', line: i + 2 }));
   });
 
-  it('shipped Kafka deltas: peers, pods, labels and DNS names', () => {
+  it('shipped Kafka deltas: peers, pods, labels, DNS names and HTTP methods', () => {
     const base = { flowwright: 'graph-delta', version: 1, edges: [] };
     const peer = (p: Record<string, unknown>) => ({
       key: 'k',
@@ -195,6 +200,19 @@ describe('invalid names are refused at every source', () => {
     refused({ pods: [pod({ name: 'a/b' })] }, 'invalid pod name', 'pods[0].name');
     refused({ pods: [pod({ labels: { 'a b': 'x' } })] }, 'invalid label key', 'pods[0].labels');
     refused({ pods: [pod({ serviceAccount: 'SA' })] }, 'invalid service account name', 'pods[0].serviceAccount');
+    const edge = (method: string) => ({
+      src: 'a',
+      dst: 'b',
+      protocol: 'TCP',
+      port: 80,
+      flows: 1,
+      verdicts: {},
+      firstSeen: 0,
+      lastSeen: 0,
+      http: [{ method, path: '/', status: 200, count: 1 }],
+    });
+    parseDeltaRecord({ ...base, peers: [], pods: [], edges: [edge('*')] });
+    refused({ edges: [edge('GET /x')] }, 'invalid HTTP method', 'edges[0].http[0].method');
   });
 
   it('Hubble Relay over gRPC: counted with the stream position, the good flows still arrive', async () => {

@@ -91,6 +91,11 @@ const CASES: Record<NameKind, { good: string[]; bad: string[] }> = {
       `${'a.'.repeat(127)}ab`,
     ],
   },
+  // `*` is a token character (RFC 9110), so it is accepted here and written literally by the policy kinds.
+  'HTTP method': {
+    good: ['GET', 'DELETE', 'PROPFIND', 'M-SEARCH', '*', "x!#$%&'*+-.^_`|~9"],
+    bad: ['', 'GET /', 'GE\tT', 'GET\r\nX-Evil: 1', '(GET)', 'G"T', 'GET,POST', 'GÉT', 'a/b', '{*}', '[a]'],
+  },
 };
 
 test('each kind of name follows its rule: accepted and refused examples', () => {
@@ -198,6 +203,14 @@ test('checkFlowNames checks both ends, the Service and the DNS query, naming the
     { ...base, l7: { type: 'request', dns: { query: 'evil .example', answers: [] } } },
     'invalid DNS name',
     'l7.dns.query',
+  );
+  // The HTTP method of an L7 record is checked too; a record without one (empty) passes.
+  checkFlowNames(flow({ l7: { type: 'request', http: { method: '', path: '/' } } }));
+  checkFlowNames(flow({ l7: { type: 'request', http: { method: '*', path: '/' } } }));
+  refused(
+    { ...base, l7: { type: 'request', http: { method: 'GET /x HTTP/1.1\r\n', path: '/' } } },
+    'invalid HTTP method',
+    'l7.http.method',
   );
 });
 

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringMatches } from '../../src/policy/index.js';
 import {
+  holdsPatternCharacters,
   isGrpcPath,
   isIdSegment,
   pathOnly,
+  regexLiteral,
   templateMatches,
   templatePaths,
   templateRegex,
@@ -31,7 +33,6 @@ describe('path templating', () => {
       'SKU-20240101',
       'x7Gh2kLm',
       'eyJhbGciOiJIUzI1NiJ9abcdef',
-      'a*b',
     ])
       assert.equal(isIdSegment(id), true, id);
     for (const word of ['', 'cart', 'checkout', 'v1', 'v1beta1', 'oauth2callback', 'GetProduct', 'deadbeef', 'API'])
@@ -72,5 +73,30 @@ describe('path templating', () => {
     assert.equal(templateMatches('/api/users/{*}', '/api/users/1/2'), false);
     assert.doesNotMatch('/api/users/1/2', new RegExp(`^${templateRegex('/api/users/{*}')}$`));
     assert.equal(templateRegex('/a.b/{*}'), '/a\\.b/[^/?]+(\\?.*)?');
+  });
+
+  it('never makes a wildcard of a path from traffic: "*", "{" and "}" get no template at all', () => {
+    const hostile = ['/*', '/.*', '/{*}', '/api/{**}', '/a*b', '/files/*/raw'];
+    const result = templatePaths([...hostile, '/cart', '/api/users/12']);
+    assert.deepEqual([...result.entries()].sort(), [
+      ['/api/users/12', '/api/users/{*}'],
+      ['/cart', '/cart'],
+    ]);
+    // Not through rule 3 either: many siblings collapse, the one holding "*" is still left out.
+    const users = Array.from({ length: 12 }, (_, i) => `/users/${'abcdefghijkl'[i]}name`);
+    const many = templatePaths([...users, '/users/*']);
+    assert.equal(many.get('/users/*'), undefined);
+    assert.equal(many.get('/users/aname'), '/users/{*}');
+    for (const segment of ['*', 'a*b', '{*}', '{x}']) assert.equal(isIdSegment(segment), false, segment);
+    assert.equal(holdsPatternCharacters('GET'), false);
+    assert.equal(holdsPatternCharacters('*'), true);
+  });
+
+  it('escapes every regex metacharacter of a literal', () => {
+    for (const text of ['G.T', '*', '.*', 'a+b$', '^(x|y)[z]{2}?\\'])
+      assert.match(text, new RegExp(`^${regexLiteral(text)}$`), text);
+    assert.doesNotMatch('GET', new RegExp(`^${regexLiteral('G.T')}$`));
+    assert.doesNotMatch('DELETE', new RegExp(`^${regexLiteral('.*')}$`));
+    assert.equal(regexLiteral('.*'), '\\.\\*');
   });
 });

@@ -194,6 +194,14 @@ function dnsDetails(v: unknown, field: string): never[] {
   return out;
 }
 
+/** HTTP requests over an edge: their methods are learned from traffic, so checked like a flow's method. */
+function httpDetails(v: unknown, field: string): never[] {
+  const out = details(v, field, ['method', 'path', 'status']);
+  for (const [i, d] of (out as { method: unknown }[]).entries())
+    if (d.method !== '') checkName('HTTP method', d.method, `${field}[${i}].method`);
+  return out;
+}
+
 function checkEdge(v: unknown, field: string): EdgeDelta {
   const e = obj(v, field);
   str(e.src, `${field}.src`);
@@ -219,7 +227,7 @@ function checkEdge(v: unknown, field: string): EdgeDelta {
   return {
     ...(e as unknown as EdgeDelta),
     hours: hours as unknown as EdgeDelta['hours'],
-    http: details(e.http, `${field}.http`, ['method', 'path', 'status']),
+    http: httpDetails(e.http, `${field}.http`),
     httpOverflow: count(e.httpOverflow ?? 0, `${field}.httpOverflow`),
     dnsNames: dnsDetails(e.dnsNames, `${field}.dnsNames`),
     dnsOverflow: count(e.dnsOverflow ?? 0, `${field}.dnsOverflow`),
